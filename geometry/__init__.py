@@ -1,0 +1,50 @@
+"""Cameras, rigid transforms and the one reprojection path (numpy and batched torch).
+
+Reconstruction, correspondences, depth estimation and tracking ground truth all call these
+functions; none keeps a copy of its own. Also the shared file formats (images, scene folders) and
+the project's error type, since every stage depends on this package.
+"""
+
+from geometry.camera import (
+    PinholeCamera,
+    backproject,
+    backproject_depth,
+    inside_image,
+    pixel_grid,
+    project,
+    warp,
+)
+from geometry.errors import DonkitError
+from geometry.transforms import (
+    invert_pose,
+    look_at,
+    make_pose,
+    matrix_to_quaternion,
+    pose_from_quaternion,
+    quaternion_to_matrix,
+    rotation_about_axis,
+    rotation_angle,
+    rotation_from_rpy,
+    transform,
+)
+
+__all__ = [
+    "DonkitError",
+    "PinholeCamera",
+    "backproject",
+    "backproject_depth",
+    "inside_image",
+    "invert_pose",
+    "look_at",
+    "make_pose",
+    "matrix_to_quaternion",
+    "pixel_grid",
+    "pose_from_quaternion",
+    "project",
+    "quaternion_to_matrix",
+    "rotation_about_axis",
+    "rotation_angle",
+    "rotation_from_rpy",
+    "transform",
+    "warp",
+]

@@ -1,0 +1,201 @@
+"""Scene folders in the Dense Object Nets layout (ARCHITECTURE.md, "Scene format").
+
+Only what a real robot has lives under processed/: RGB, depth, intrinsics (camera_info.yaml) and
+forward-kinematics camera poses (pose_data.yaml). Every stage reads scenes through `load_scene`,
+so scenes written by donkit and scenes recorded elsewhere in the same layout are read alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geometry.camera import PinholeCamera
+from geometry.errors import DonkitError
+from geometry.image_io import finite_float, read_depth, read_rgb, read_yaml, write_yaml
+from geometry.transforms import matrix_to_quaternion, pose_from_quaternion
+
+IMAGES_DIR = Path("processed/images")
+CAMERA_INFO = IMAGES_DIR / "camera_info.yaml"
+POSE_DATA = IMAGES_DIR / "pose_data.yaml"
+GROUND_TRUTH_DIR = Path("ground_truth")
+METADATA = Path("metadata.yaml")
+PARTIAL_SUFFIX = ".partial"
+
+
+def rgb_filename(index: int) -> str:
+    return f"{index:06d}_rgb.png"
+
+
+def depth_filename(index: int) -> str:
+    return f"{index:06d}_depth.png"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One recorded view: its pose, time and image files."""
+
+    index: int
+    camera_to_world: np.ndarray  # (4, 4) float64
+    timestamp_s: float
+    rgb_path: Path
+    depth_path: Path
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A complete scene folder: intrinsics and the frames of pose_data.yaml, sorted by index."""
+
+    path: Path
+    camera: PinholeCamera
+    frames: tuple[Frame, ...]
+
+    def rgb(self, position: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB of the frame at `position` in `frames`."""
+        return read_rgb(self.frames[position].rgb_path)
+
+    def depth(self, position: int) -> np.ndarray:
+        """(H, W) float32 depth in metres (0 = no reading) of the frame at `position`."""
+        return read_depth(self.frames[position].depth_path)
+
+
+def camera_info_dict(camera: PinholeCamera) -> dict[str, Any]:
+    """camera_info.yaml content, with the ROS fields that DON's tools also write."""
+    k = [float(x) for x in camera.matrix.ravel()]
+    p = [k[0], k[1], k[2], 0.0, k[3], k[4], k[5], 0.0, 0.0, 0.0, 1.0, 0.0]
+    return {
+        "image_width": camera.width,
+        "image_height": camera.height,
+        "camera_matrix": {"rows": 3, "cols": 3, "data": k},
+        "distortion_model": "plumb_bob",
+        "distortion_coefficients": {"rows": 1, "cols": 5, "data": [0.0] * 5},
+        "rectification_matrix": {
+            "rows": 3,
+            "cols": 3,
+            "data": [float(x) for x in np.eye(3).ravel()],
+        },
+        "projection_matrix": {"rows": 3, "cols": 4, "data": p},
+    }
+
+
+def write_camera_info(path: Path, camera: PinholeCamera) -> None:
+    write_yaml(path, camera_info_dict(camera))
+
+
+def read_camera_info(path: Path) -> PinholeCamera:
+    """PinholeCamera from a camera_info.yaml (DON/ROS layout)."""
+    data = read_yaml(path, "camera info")
+    try:
+        width, height = int(data["image_width"]), int(data["image_height"])
+        values = data["camera_matrix"]["data"]
+    except (KeyError, TypeError, ValueError):
+        raise DonkitError(
+            f"camera info {path} needs image_width, image_height and camera_matrix.data (9 numbers)"
+        ) from None
+    if not isinstance(values, list) or len(values) != 9:
+        raise DonkitError(f"camera info {path}: camera_matrix.data must hold 9 numbers")
+    k = np.array([finite_float(x, f"camera info {path}: camera_matrix.data") for x in values])
+    camera = PinholeCamera.from_matrix(k.reshape(3, 3), width, height)
+    if width <= 0 or height <= 0 or camera.fx <= 0 or camera.fy <= 0:
+        raise DonkitError(f"camera info {path}: image size and focal lengths must be positive")
+    return camera
+
+
+def pose_entry(index: int, camera_to_world: np.ndarray, timestamp_s: float) -> dict[str, Any]:
+    """One pose_data.yaml entry."""
+    quaternion = matrix_to_quaternion(np.asarray(camera_to_world[:3, :3], dtype=np.float64))
+    translation = camera_to_world[:3, 3]
+    return {
+        "camera_to_world": {
+            "translation": dict(zip("xyz", (float(x) for x in translation), strict=True)),
+            "quaternion": dict(zip("wxyz", (float(x) for x in quaternion), strict=True)),
+        },
+        "timestamp": float(timestamp_s),
+        "rgb_image_filename": rgb_filename(index),
+        "depth_image_filename": depth_filename(index),
+    }
+
+
+def write_pose_data(path: Path, entries: dict[int, dict[str, Any]]) -> None:
+    write_yaml(path, {index: entries[index] for index in sorted(entries)})
+
+
+def _read_pose(entry: Any, where: str) -> np.ndarray:
+    try:
+        pose = entry["camera_to_world"]
+        t = [finite_float(pose["translation"][k], f"{where}.translation.{k}") for k in "xyz"]
+        q = [finite_float(pose["quaternion"][k], f"{where}.quaternion.{k}") for k in "wxyz"]
+    except (KeyError, TypeError):
+        raise DonkitError(
+            f"{where} needs camera_to_world.translation {{x, y, z}} and "
+            "camera_to_world.quaternion {w, x, y, z}"
+        ) from None
+    if abs(np.linalg.norm(q) - 1.0) > 1e-3:
+        raise DonkitError(f"{where}: quaternion {q} is not a unit quaternion")
+    return pose_from_quaternion(np.array(q), np.array(t))
+
+
+def load_scene(path: Path) -> Scene:
+    """Read a complete scene's intrinsics and poses (images are read on demand).
+
+    Raises DonkitError for an unfinished `.partial` folder, a folder that is not a scene, or
+    malformed camera_info / pose_data, naming the file and what to do.
+    """
+    path = Path(path)
+    if path.name.endswith(PARTIAL_SUFFIX):
+        raise DonkitError(
+            f"{path} is an unfinished scene; run `donkit collect` again with the same config and "
+            "--out to complete it, or delete it"
+        )
+    if not (path / POSE_DATA).is_file():
+        raise DonkitError(f"{path} is not a scene: {POSE_DATA} is missing")
+    camera = read_camera_info(path / CAMERA_INFO)
+    data = read_yaml(path / POSE_DATA, "pose data")
+    if not isinstance(data, dict) or not data:
+        raise DonkitError(f"pose data {path / POSE_DATA} has no frames")
+    frames = []
+    for key, entry in data.items():
+        where = f"pose data {path / POSE_DATA}, frame {key}"
+        try:
+            index = int(key)
+            rgb_name = str(entry["rgb_image_filename"])
+            depth_name = str(entry["depth_image_filename"])
+        except (KeyError, TypeError, ValueError):
+            raise DonkitError(
+                f"{where} needs an integer index, rgb_image_filename and depth_image_filename"
+            ) from None
+        timestamp = finite_float(entry.get("timestamp", 0.0), f"{where}.timestamp")
+        frames.append(
+            Frame(
+                index=index,
+                camera_to_world=_read_pose(entry, where),
+                timestamp_s=timestamp,
+                rgb_path=path / IMAGES_DIR / rgb_name,
+                depth_path=path / IMAGES_DIR / depth_name,
+            )
+        )
+    frames.sort(key=lambda frame: frame.index)
+    return Scene(path=path, camera=camera, frames=tuple(frames))
+
+
+def find_scenes(root: Path) -> tuple[list[Path], list[Path]]:
+    """Complete scenes at or below `root`, and unfinished `.partial` folders there.
+
+    A complete scene is a folder holding processed/images/pose_data.yaml whose name does not end
+    in `.partial`. Returns (scenes, partial), both sorted.
+    """
+    root = Path(root)
+    if root.name.endswith(PARTIAL_SUFFIX):
+        return [], [root]
+    if (root / POSE_DATA).is_file():
+        return [root], []
+    scenes = sorted(
+        pose_file.parents[2]
+        for pose_file in root.glob(f"**/{POSE_DATA}")
+        if not any(part.endswith(PARTIAL_SUFFIX) for part in pose_file.relative_to(root).parts)
+    )
+    partial = sorted(path for path in root.glob(f"**/*{PARTIAL_SUFFIX}") if path.is_dir())
+    return scenes, partial
