@@ -1,0 +1,225 @@
+"""CollectConfig: everything that decides what a collected scene contains.
+
+Each field is documented once, by the string under it; the configuration reference is generated
+from these. The defaults are the demo's values (configs/demo.yaml spells them out). The config
+loader calls each section's `validate(where)` after building it, `where` being its dotted path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from geometry.errors import DonkitError
+from geometry.image_io import to_plain
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """The camera on the arm's end effector and the depth sensor it stands for."""
+
+    width: int = 320
+    """Image width, pixels."""
+    height: int = 240
+    """Image height, pixels."""
+    fov_y_deg: float = 50.0
+    """Vertical field of view, degrees (square pixels)."""
+    near_m: float = 0.03
+    """Renderer near clipping plane, metres."""
+    far_m: float = 3.0
+    """Renderer far clipping plane, metres."""
+    min_depth_m: float = 0.1
+    """Depth closer than this is written as 0 (no reading), as a real sensor's minimum range."""
+    max_depth_m: float = 2.0
+    """Depth farther than this is written as 0 (no reading)."""
+    renderer: Literal["tiny", "egl"] = "tiny"
+    """'tiny': pybullet's CPU TinyRenderer, everywhere. 'egl': the EGL plugin (headless OpenGL,
+    about 2x faster with Mesa), where the EGL library is available."""
+    mount_xyz_m: tuple[float, float, float] = (0.0, 0.0, 0.03)
+    """Camera origin in the arm's tool frame, metres. The default sits 3 cm beyond the Panda's
+    fingertips, so the gripper stays behind the camera and out of view."""
+    mount_rpy_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Camera orientation in the tool frame (URDF roll, pitch, yaw, degrees); zero puts the
+    optical axis along the tool's z axis (the approach direction)."""
+
+    def validate(self, where: str) -> None:
+        if self.width < 16 or self.height < 16:
+            raise DonkitError(f"{where}: images must be at least 16x16 pixels")
+        if not 5.0 <= self.fov_y_deg <= 150.0:
+            raise DonkitError(f"{where}.fov_y_deg must lie in [5, 150]; got {self.fov_y_deg}")
+        if not 0 < self.near_m < self.min_depth_m < self.max_depth_m < self.far_m:
+            raise DonkitError(f"{where}: need 0 < near_m < min_depth_m < max_depth_m < far_m")
+
+
+@dataclass(frozen=True)
+class OrbitConfig:
+    """Views on a spherical cap around the objects, reached by the arm."""
+
+    views: int = 30
+    """Views kept per scene."""
+    radius_m: tuple[float, float] = (0.33, 0.48)
+    """Range of camera distances from the orbit centre (the middle of the objects), metres."""
+    elevation_deg: tuple[float, float] = (30.0, 70.0)
+    """Range of camera elevations above the table plane, degrees."""
+    azimuth_deg: tuple[float, float] = (-110.0, 110.0)
+    """Range of azimuths about the vertical through the orbit centre, degrees; 0 is the side that
+    faces the robot base, +-180 the far side."""
+    roll_deg: tuple[float, float] = (-20.0, 20.0)
+    """Range of rotations about the optical axis, degrees."""
+    candidates_per_view: float = 1.6
+    """Candidate views sampled per kept view: unreachable ones are dropped, and the kept ones are
+    thinned evenly along the path to `views`."""
+    position_tolerance_m: float = 0.002
+    """A view is kept only if forward kinematics puts the camera this close to its target."""
+    angle_tolerance_deg: float = 1.0
+    """... and its orientation within this angle of the target's."""
+    collision_margin_m: float = 0.01
+    """Minimum clearance between the arm and the table or objects, metres."""
+    joint_speed_rad_s: float = 1.5
+    """Speed of the fastest joint when the arm moves between views."""
+
+    def validate(self, where: str) -> None:
+        if self.views < 1:
+            raise DonkitError(f"{where}.views must be at least 1; got {self.views}")
+        for name in ("radius_m", "elevation_deg", "azimuth_deg", "roll_deg"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise DonkitError(f"{where}.{name}: the first value must not exceed the second")
+        if self.radius_m[0] <= 0:
+            raise DonkitError(f"{where}.radius_m must be positive")
+        if self.elevation_deg[0] < -10.0 or self.elevation_deg[1] > 89.0:
+            raise DonkitError(f"{where}.elevation_deg must lie within [-10, 89]")
+        if self.candidates_per_view < 1.0:
+            raise DonkitError(f"{where}.candidates_per_view must be at least 1")
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Which objects stand where."""
+
+    objects: tuple[str, ...] = (
+        "mug_red",
+        "mug_blue",
+        "box_cereal",
+        "box_tea",
+        "shoe_sneaker",
+        "shoe_boot",
+        "duck",
+    )
+    """Object instances to draw scenes from (names from `donkit collect --list-objects`)."""
+    objects_per_scene: tuple[int, int] = (1, 3)
+    """Fewest and most objects in one scene."""
+    single_object_share: float = 0.5
+    """Share of scenes that hold exactly one object; the others hold 2 to the most."""
+    region_m: tuple[float, float] = (0.26, 0.30)
+    """Size (x, y) of the table area, centred on `workspace_centre_m`, that objects stand in."""
+    workspace_centre_m: tuple[float, float] = (0.55, 0.0)
+    """Centre of that area relative to the robot base, metres."""
+    min_gap_m: float = 0.02
+    """Least distance between the footprints of two objects."""
+    table_height_m: float = 0.75
+    """Height of the table top above the floor; the arm is mounted on the table top."""
+    settle_steps: int = 120
+    """Physics steps for the objects to come to rest before they are frozen in place."""
+
+    def validate(self, where: str) -> None:
+        low, high = self.objects_per_scene
+        if not 1 <= low <= high:
+            raise DonkitError(f"{where}.objects_per_scene must satisfy 1 <= fewest <= most")
+        if high > len(self.objects):
+            raise DonkitError(
+                f"{where}: objects_per_scene allows {high} objects but only "
+                f"{len(self.objects)} are listed in {where}.objects"
+            )
+        if not 0.0 <= self.single_object_share <= 1.0:
+            raise DonkitError(f"{where}.single_object_share must lie in [0, 1]")
+
+
+@dataclass(frozen=True)
+class DepthNoiseConfig:
+    """A structured-light depth sensor (Nguyen et al. 2012 for the axial noise)."""
+
+    axial_base_m: float = 0.0012
+    """Axial standard deviation sigma(z) = base + quadratic * (z - offset)^2, metres."""
+    axial_quadratic_m: float = 0.0019
+    """See axial_base_m; per square metre of distance from the offset."""
+    axial_offset_m: float = 0.4
+    """See axial_base_m; distance of least noise, metres."""
+    edge_threshold_m: float = 0.01
+    """A pixel is on a depth edge when a 4-neighbour differs by more than this, metres."""
+    edge_dropout: float = 0.5
+    """Probability that a depth-edge pixel reads nothing."""
+    random_dropout: float = 0.002
+    """Probability that any pixel reads nothing."""
+
+
+@dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomization switches; every draw comes from the scene's seed."""
+
+    object_textures: bool = False
+    """Give objects random textures instead of their own (their identity then changes per scene)."""
+    table_texture: bool = True
+    """A random texture on the table in every scene."""
+    floor_texture: bool = True
+    """A random texture on the floor in every scene."""
+    light: bool = True
+    """Random light direction, colour and strength in every scene."""
+    focal_jitter: float = 0.0
+    """Relative standard deviation of the focal length across scenes (0.02 = 2 %)."""
+    principal_point_jitter_px: float = 0.0
+    """Standard deviation of the principal point across scenes, pixels."""
+    distractors: tuple[int, int] = (0, 0)
+    """Fewest and most small random distractor objects added around the objects."""
+    depth_noise: bool = False
+    """Apply the depth-sensor noise model (`depth_noise`) to the written depth."""
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """The arm that carries the camera."""
+
+    arm: Literal["panda", "kuka_iiwa"] = "panda"
+    """Franka Panda (default) or KUKA LBR iiwa, both from pybullet_data."""
+    time_step_s: float = 1.0 / 240.0
+    """Physics time step while the arm moves, seconds."""
+    settle_tolerance_rad: float = 1e-4
+    """After a move the arm is stepped until every joint is this close to its target."""
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """Simulated RGB-D collection: scenes, arm, camera, orbit and randomization."""
+
+    seed: int = 0
+    """Seed of every random choice; the same config and seed give the same bytes."""
+    scenes: int = 8
+    """Number of scenes (scene_0000, scene_0001, ...)."""
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    """The camera on the arm and the depth sensor it stands for."""
+    orbit: OrbitConfig = field(default_factory=OrbitConfig)
+    """Where the views are and how the arm reaches them."""
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    """Which objects stand where on the table."""
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    """Domain randomization switches."""
+    depth_noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
+    """Parameters of the depth-sensor noise model (used when randomization.depth_noise)."""
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    """The arm and its motion."""
+
+    def validate(self, where: str) -> None:
+        if self.scenes < 1:
+            raise DonkitError(f"{where}.scenes must be at least 1; got {self.scenes}")
+
+
+def scene_identity(config: CollectConfig, scene_index: int) -> dict[str, Any]:
+    """What decides a scene's bytes, as plain YAML data: seed, scene index and the config
+    without the scene count.
+
+    A finished scene is reused (not collected again) exactly when this matches, so growing
+    `scenes` from 4 to 8 keeps the first four.
+    """
+    config_data = to_plain(config)
+    config_data.pop("scenes")
+    return {"seed": config.seed, "scene_index": scene_index, "config": config_data}

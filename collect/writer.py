@@ -1,0 +1,157 @@
+"""Scene folders on disk: written into `<scene>.partial/`, renamed to `<scene>/` when complete.
+
+Frames are written one by one (each file atomically); `metadata.yaml` is written last and the
+folder renamed, so a folder without `.partial` is always complete. An interrupted `.partial`
+folder is resumed: the frames already on disk are kept. Knows nothing of pybullet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from geometry import DonkitError, PinholeCamera
+from geometry.image_io import (
+    read_yaml,
+    write_bytes_atomic,
+    write_depth,
+    write_labels,
+    write_rgb,
+    write_yaml,
+)
+from geometry.scene_io import (
+    CAMERA_INFO,
+    GROUND_TRUTH_DIR,
+    IMAGES_DIR,
+    METADATA,
+    PARTIAL_SUFFIX,
+    POSE_DATA,
+    depth_filename,
+    rgb_filename,
+    write_camera_info,
+    write_pose_data,
+)
+
+SEGMENTATION_DIR = GROUND_TRUTH_DIR / "segmentation"
+MESHES_DIR = GROUND_TRUTH_DIR / "meshes"
+SCENE_YAML = GROUND_TRUTH_DIR / "scene.yaml"
+# Written first into a .partial folder: what it is being collected with, to refuse resuming
+# with a different config.
+COLLECT_STATE = Path("collect_state.yaml")
+
+
+def segmentation_filename(index: int) -> str:
+    return f"{index:06d}_seg.png"
+
+
+class SceneWriter:
+    """Writes one scene; `status` says whether it is 'complete' (nothing to do), 'new' or
+    'resume'."""
+
+    def __init__(self, root: Path, name: str, identity: dict[str, Any], overwrite: bool):
+        self.final = Path(root) / name
+        self.partial = Path(root) / f"{name}{PARTIAL_SUFFIX}"
+        self.identity = identity
+        if self.final.exists():
+            if not overwrite:
+                self._check_reusable(self.final)
+                self.status = "complete"
+                return
+        if self.partial.exists():
+            if overwrite or self._partial_identity() != identity:
+                if not overwrite:
+                    raise DonkitError(
+                        f"{self.partial} is an unfinished scene started with a different config; "
+                        "run again with that config to finish it, or pass --overwrite to start "
+                        "it afresh"
+                    )
+                shutil.rmtree(self.partial)
+        self.status = "resume" if self.partial.exists() else "new"
+        for folder in (IMAGES_DIR, SEGMENTATION_DIR, MESHES_DIR):
+            (self.partial / folder).mkdir(parents=True, exist_ok=True)
+        if self.status == "new":
+            write_yaml(self.partial / COLLECT_STATE, identity)
+
+    def _partial_identity(self) -> dict[str, Any] | None:
+        state_file = self.partial / COLLECT_STATE
+        if state_file.is_file():
+            return read_yaml(state_file, "collection state")
+        return _identity_in_metadata(self.partial / METADATA, self.identity)
+
+    def _check_reusable(self, scene: Path) -> None:
+        if _identity_in_metadata(scene / METADATA, self.identity) != self.identity:
+            raise DonkitError(
+                f"{scene} already exists and was not collected with this config and seed; "
+                "pass --overwrite to replace it, or choose another --out"
+            )
+
+    def frame_done(self, index: int) -> bool:
+        """True when all of frame `index`'s files are on disk (each was written atomically)."""
+        return all(path.is_file() for path in self._frame_paths(index))
+
+    def _frame_paths(self, index: int) -> tuple[Path, Path, Path]:
+        return (
+            self.partial / SEGMENTATION_DIR / segmentation_filename(index),
+            self.partial / IMAGES_DIR / depth_filename(index),
+            self.partial / IMAGES_DIR / rgb_filename(index),
+        )
+
+    def write_frame(
+        self, index: int, rgb: np.ndarray, depth_m: np.ndarray, segmentation: np.ndarray
+    ) -> None:
+        """Write frame `index`: RGB, depth (metres, written in mm) and uint16 segmentation."""
+        segmentation_path, depth_path, rgb_path = self._frame_paths(index)
+        write_labels(segmentation_path, segmentation)
+        write_depth(depth_path, depth_m)
+        write_rgb(rgb_path, rgb)
+
+    def finish(
+        self,
+        camera: PinholeCamera,
+        poses: dict[int, dict[str, Any]],
+        scene_description: dict[str, Any],
+        meshes: dict[str, trimesh.Trimesh],
+        metadata: dict[str, Any],
+    ) -> Path:
+        """Write the per-scene files, metadata.yaml last, and rename the folder to its final name.
+
+        Args:
+            poses: pose_data.yaml entries by frame index.
+            scene_description: ground_truth/scene.yaml content.
+            meshes: ground-truth meshes by file name relative to ground_truth/meshes/.
+            metadata: metadata.yaml content besides the identity (seed, scene index, config),
+                which this writer puts first.
+        """
+        for file_name, mesh in meshes.items():
+            text = trimesh.exchange.obj.export_obj(
+                mesh, include_normals=False, include_texture=False
+            )
+            write_bytes_atomic(self.partial / MESHES_DIR / file_name, text.encode())
+        write_camera_info(self.partial / CAMERA_INFO, camera)
+        write_pose_data(self.partial / POSE_DATA, poses)
+        write_yaml(self.partial / SCENE_YAML, scene_description)
+        write_yaml(self.partial / METADATA, {**self.identity, **metadata})
+        (self.partial / COLLECT_STATE).unlink()
+        if self.final.exists():  # --overwrite: swap, so a crash never leaves neither
+            retired = self.final.with_name(f"{self.final.name}.replaced-{os.getpid()}")
+            os.replace(self.final, retired)
+            os.replace(self.partial, self.final)
+            shutil.rmtree(retired)
+        else:
+            os.replace(self.partial, self.final)
+        return self.final
+
+
+def _identity_in_metadata(metadata_file: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The identity keys of a metadata.yaml, or None when there is no such file."""
+    if not metadata_file.is_file():
+        return None
+    metadata = read_yaml(metadata_file, "metadata")
+    if not isinstance(metadata, dict):
+        return None
+    return {key: metadata.get(key) for key in identity}

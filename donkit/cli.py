@@ -1,0 +1,210 @@
+"""The `donkit` command line: one command, a subcommand per stage.
+
+The CLI parses arguments, loads the typed config and calls the stage; it holds no algorithm.
+A user's mistake (DonkitError) prints one line and exits 1; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from donkit.config import DonkitConfig, commented_yaml, describe_fields, load_config
+from geometry.errors import DonkitError
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="config file (default: the embedded demo config, as configs/demo.yaml)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set collect.orbit.views=20 (repeatable; the "
+        "value is YAML: 3, 0.5, true, [a, b]); `donkit config` lists every key",
+    )
+
+
+def _add_collect_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_default_workers(),
+        metavar="K",
+        help="worker processes, one pybullet client each (default: the number of CPUs here)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="'local' worker processes, or 'ray' tasks (optional extra donkit[cluster]; a local "
+        "Ray instance, or the cluster at RAY_ADDRESS whose nodes all see --out)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace scenes that exist (otherwise a complete scene made with the same config "
+        "and seed is kept, an interrupted one resumed, and any other is an error)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="donkit",
+        description="Self-supervised robot perception: simulated RGB-D collection, fusion, "
+        "dense object descriptors and depth estimation.",
+        epilog="Run `donkit COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=metadata.version("donkit"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    collect = commands.add_parser(
+        "collect",
+        help="record RGB-D scenes with a simulated arm",
+        description=textwrap.dedent(
+            """\
+            Record scenes: objects rest on a table, a simulated arm (Franka Panda or KUKA iiwa)
+            moves a camera through views on a spherical cap around them, and each view is
+            written as RGB, depth (uint16 mm) and the camera pose from forward kinematics, in
+            the Dense Object Nets layout under OUT/scene_XXXX/. Simulator ground truth (meshes,
+            object poses, segmentation) goes to ground_truth/ beside it. Scenes are written into
+            scene_XXXX.partial/ and renamed when complete; running the same command again
+            resumes interrupted scenes and keeps finished ones."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_config_options(collect)
+    collect.add_argument("--out", type=Path, metavar="DIR", help="output folder for the scenes")
+    collect.add_argument(
+        "--scenes", type=int, metavar="N", help="number of scenes (overrides collect.scenes)"
+    )
+    _add_collect_options(collect)
+    collect.add_argument(
+        "--gui", action="store_true", help="show pybullet's window (needs a display; one worker)"
+    )
+    collect.add_argument(
+        "--list-objects", action="store_true", help="list the object library and exit"
+    )
+
+    config = commands.add_parser(
+        "config",
+        help="print every config key with its value and meaning",
+        description="Print every config key, its value (the default, or from --config/--set) "
+        "and what it means.",
+    )
+    _add_config_options(config)
+    config.add_argument(
+        "--yaml",
+        action="store_true",
+        help="print the config as a commented YAML file (a starting point for --config)",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole pipeline on the demo config",
+        description="Run the pipeline on the embedded demo config (or --config): collect the "
+        "training scenes into OUT/data and held-out scenes (another seed) into OUT/data_test. "
+        "Finished stages are skipped when run again.",
+    )
+    _add_config_options(demo)
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
+    demo.add_argument(
+        "--workers", type=int, default=_default_workers(), metavar="K", help="worker processes"
+    )
+    return parser
+
+
+def run_collect(args: argparse.Namespace) -> None:
+    from collect import collect
+    from sim_assets import get_object_spec, list_objects
+
+    if args.list_objects:
+        for name in list_objects():
+            spec = get_object_spec(name)
+            print(f"{name:16s} {spec.object_class:8s} {spec.description}")
+        return
+    if args.out is None:
+        raise DonkitError("donkit collect needs --out DIR, the folder to write the scenes to")
+    overrides = list(args.overrides)
+    if args.scenes is not None:
+        overrides.append(f"collect.scenes={args.scenes}")
+    config = load_config(args.config, overrides).collect
+    workers = 1 if args.gui else args.workers
+    summary = collect(config, args.out, workers, args.backend, args.overwrite, gui=args.gui)
+    print(f"collect: {summary.line()} -> {args.out}")
+
+
+def run_config(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    if args.yaml:
+        print(commented_yaml(config))
+        return
+    for key, value, doc in describe_fields(DonkitConfig, instance=config):
+        print(f"{key} = {value}")
+        for line in textwrap.wrap(doc, 92):
+            print(f"    {line}")
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from collect import collect
+
+    config = load_config(args.config, args.overrides)
+    stages = [
+        ("collect", args.out / "data", config.collect),
+        (
+            "collect held-out",
+            args.out / "data_test",
+            replace(config.collect, seed=config.demo.test_seed, scenes=config.demo.test_scenes),
+        ),
+    ]
+    for stage, out, collect_config in stages:
+        summary = collect(collect_config, out, workers=args.workers)
+        print(f"{stage}: {summary.line()} -> {out}")
+
+
+COMMANDS = {"collect": run_collect, "config": run_config, "demo": run_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except DonkitError as error:
+        print(f"donkit {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # The reader of our output went away (`donkit config | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(
+            f"donkit {args.command}: interrupted; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
