@@ -15,7 +15,7 @@ from geometry import PinholeCamera, invert_pose
 # Where each renderer puts pixel centres, relative to OpenGL's convention (centres at x + 0.5).
 # Measured by fitting the principal point to rendered depth of a plane (tests/collect/
 # test_rendering.py checks it): TinyRenderer's rows sit half a pixel off, EGL follows OpenGL.
-RENDERER_PIXEL_OFFSET = {"tiny": (0.0, 0.5), "egl": (0.0, 0.0)}
+RENDERER_PIXEL_OFFSET = {"tiny": (-0.5, 0.5), "egl": (0.0, 0.0)}
 
 # OpenCV camera axes (x right, y down, z forward) to OpenGL eye axes (x right, y up, z backward).
 _OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
