@@ -44,8 +44,9 @@ class SimWorld:
             self._load_egl()
         self.client.setGravity(0.0, 0.0, -9.81)
         self.client.setTimeStep(time_step_s)
-        self._texture_dir = Path(tempfile.mkdtemp(prefix="donkit-textures-"))
-        self._texture_count = 0
+        # Meshes and textures go to pybullet as files; they live as long as this world.
+        self._asset_dir = Path(tempfile.mkdtemp(prefix="donkit-assets-"))
+        self._asset_count = 0
 
     def _load_egl(self) -> None:
         # The plugin must be loaded before any body, or it never sees them.
@@ -63,7 +64,7 @@ class SimWorld:
 
     def close(self) -> None:
         self.client.disconnect()
-        shutil.rmtree(self._texture_dir, ignore_errors=True)
+        shutil.rmtree(self._asset_dir, ignore_errors=True)
 
     def __enter__(self) -> SimWorld:
         return self
@@ -82,11 +83,7 @@ class SimWorld:
         Collision uses the convex hull of the mesh; mass 0 makes the body static.
         """
         visual = self.client.createVisualShape(
-            pybullet.GEOM_MESH,
-            vertices=asset.render_vertices.tolist(),
-            indices=asset.render_faces.ravel().tolist(),
-            uvs=asset.render_uvs.tolist(),
-            normals=asset.render_normals.tolist(),
+            pybullet.GEOM_MESH, fileName=str(self._write_render_mesh(asset))
         )
         collision = self.client.createCollisionShape(
             pybullet.GEOM_MESH, vertices=asset.mesh.convex_hull.vertices.tolist()
@@ -104,9 +101,31 @@ class SimWorld:
         )
         return body
 
+    def _write_render_mesh(self, asset: ObjectAsset) -> Path:
+        """The asset's render arrays as a Wavefront OBJ file (positions, UVs, normals).
+
+        Through a file rather than createVisualShape's vertex arguments because the EGL plugin
+        only reads meshes from files (it crashes on vertex arrays); one path serves both renderers.
+        """
+        path = self._asset_dir / f"{self._asset_count:04d}.obj"
+        self._asset_count += 1
+        vertices = "\n".join(
+            f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in asset.render_vertices.tolist()
+        )
+        uvs = "\n".join(f"vt {u:.9g} {v:.9g}" for u, v in asset.render_uvs.tolist())
+        normals = "\n".join(
+            f"vn {x:.6g} {y:.6g} {z:.6g}" for x, y, z in asset.render_normals.tolist()
+        )
+        faces = "\n".join(
+            f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}"
+            for a, b, c in (asset.render_faces + 1).tolist()
+        )
+        path.write_text(f"{vertices}\n{uvs}\n{normals}\n{faces}\n")
+        return path
+
     def _load_texture(self, texture: np.ndarray) -> int:
-        path = self._texture_dir / f"{self._texture_count:04d}.png"
-        self._texture_count += 1
+        path = self._asset_dir / f"{self._asset_count:04d}.png"
+        self._asset_count += 1
         # Uncompressed: the file only lives until pybullet has read it.
         cv2.imwrite(str(path), texture[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 0])
         return self.client.loadTexture(str(path))
