@@ -46,6 +46,10 @@ ARMS = {
 # Rounds of pybullet's (fast, C++) damped-least-squares IK, each restarted from where the last
 # one ended: one call rarely lands closer than a few millimetres.
 _IK_ROUNDS = 8
+# pybullet's default damping of 0.1 per joint stalls: measured on poses made by forward
+# kinematics (so reachable), 0.1 converged on 70 % of them from four seeds, 0.01 on all of them,
+# five times faster.
+_IK_DAMPING = 0.01
 _IK_POSITION_TOLERANCE_M = 1e-4
 _IK_ANGLE_TOLERANCE_RAD = math.radians(0.01)
 # Stiffer than pybullet's default of 0.1: the joints settle to 1e-4 rad in about a third of the
@@ -85,6 +89,7 @@ class Arm:
         self.held = [(by_name[name][0], position) for name, position in spec.held_joints]
         # calculateInverseKinematics returns one value per movable joint, in joint order.
         self._ik_columns = [movable.index(info) for info in arm_joints]
+        self._movable_count = len(movable)
         self.tool_link = links[spec.tool_link]
         self.home = np.array(spec.home)
         self.set_configuration(self.home)
@@ -136,6 +141,7 @@ class Arm:
                     orientation,
                     maxNumIterations=50,
                     residualThreshold=1e-7,
+                    jointDamping=[_IK_DAMPING] * self._movable_count,
                 )
                 joints = np.array([solution[i] for i in self._ik_columns])
                 self.set_configuration(joints)
