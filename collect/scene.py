@@ -43,7 +43,7 @@ TABLE_CENTRE_M = (0.35, 0.0)  # relative to the arm base; the arm stands near on
 FLOOR_SIZE_M = 8.0
 FIXED_TABLE_TEXTURE_SEED = 7001  # textures when their randomization is off
 FIXED_FLOOR_TEXTURE_SEED = 7002
-RANDOM_IK_SEEDS = 2  # random joint configurations tried after the previous view's and home
+RANDOM_IK_SEEDS = 6  # random joint configurations tried after the previous view's and home
 LAYOUT_STREAM, ORBIT_STREAM, IK_STREAM, NOISE_STREAM = range(4)
 
 
