@@ -1,0 +1,29 @@
+"""A small collected dataset, made once per test session and shared by the collect tests."""
+
+from pathlib import Path
+
+import pytest
+
+from collect import CollectConfig, collect
+from donkit.config import load_config
+
+# Two scenes of ten views at full demo resolution: small enough to collect in seconds, large
+# enough for the geometric checks to mean something. As `--set` overrides, so that tests that
+# run the real command line collect exactly the same scenes.
+SMALL_OVERRIDES = (
+    "collect.scenes=2",
+    "collect.orbit.views=10",
+    "collect.scene.objects_per_scene=[1, 2]",
+)
+
+
+def small_config(*extra: str) -> CollectConfig:
+    return load_config(None, [*SMALL_OVERRIDES, *extra]).collect
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root folder with scene_0000 and scene_0001 collected with `small_config()`."""
+    root = tmp_path_factory.mktemp("small_dataset")
+    collect(small_config(), root, workers=1, show_progress=False)
+    return root
