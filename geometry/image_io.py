@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ PNG_OPTIONS = [
     cv2.IMWRITE_PNG_STRATEGY_RLE,
 ]
 MAX_DEPTH_M = 65.535  # the largest depth a uint16 millimetre PNG holds
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_PIXELS = 1 << 28  # 16k x 16k: far beyond any camera image
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -59,10 +62,38 @@ def _read_png(path: Path, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DonkitError(f"{what} {path} is missing; check that the scene was copied completely")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = path.read_bytes()
+    unreadable = f"{what} {path} is not a readable PNG (truncated or corrupt?)"
+    if data.startswith(_PNG_SIGNATURE) and not _png_structure_is_sound(data):
+        raise DonkitError(unreadable)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
     if image is None:
-        raise DonkitError(f"{what} {path} is not a readable PNG (truncated or corrupt?)")
+        raise DonkitError(unreadable)
     return image
+
+
+def _png_structure_is_sound(data: bytes) -> bool:
+    """Whether every chunk of a PNG fits in the file and its size is plausible.
+
+    Checked before decoding because OpenCV trusts the header: a damaged 100-byte file made it
+    allocate 4 GB, and a header claiming a giant image makes it raise rather than return None.
+    """
+    position = len(_PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if position + 12 + length > len(data):
+            return False
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", data[position + 8 : position + 16])
+            if width * height > _MAX_PIXELS:
+                return False
+        if kind == b"IEND":
+            return True
+        position += 12 + length
+    return False
 
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -152,6 +183,10 @@ def read_yaml(path: Path, what: str = "YAML file") -> Any:
         raise DonkitError(f"{what} {path} does not exist")
     try:
         return yaml.safe_load(path.read_text())
+    except RecursionError:
+        raise DonkitError(
+            f"{what} {path} is nested too deeply to be a config or scene file"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -167,6 +202,19 @@ def finite_float(value: Any, where: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise DonkitError(f"{where} must be a number; got {value!r}") from None
+    except OverflowError:
+        raise DonkitError(
+            f"{where} must be finite; got an integer of {len(str(value))} digits"
+        ) from None
     if not math.isfinite(number):
         raise DonkitError(f"{where} must be finite; got {value!r}")
     return number
+
+
+def whole_number(value: Any, where: str) -> int:
+    """`value` as an int when it is a whole number (7, 7.0, "7"), or a DonkitError naming
+    `where`."""
+    number = finite_float(value, where)
+    if not number.is_integer():
+        raise DonkitError(f"{where} must be a whole number; got {value!r}")
+    return int(number)

@@ -15,7 +15,14 @@ import numpy as np
 
 from geometry.camera import PinholeCamera
 from geometry.errors import DonkitError
-from geometry.image_io import finite_float, read_depth, read_rgb, read_yaml, write_yaml
+from geometry.image_io import (
+    finite_float,
+    read_depth,
+    read_rgb,
+    read_yaml,
+    whole_number,
+    write_yaml,
+)
 from geometry.transforms import matrix_to_quaternion, pose_from_quaternion
 
 IMAGES_DIR = Path("processed/images")
@@ -89,9 +96,10 @@ def read_camera_info(path: Path) -> PinholeCamera:
     """PinholeCamera from a camera_info.yaml (DON/ROS layout)."""
     data = read_yaml(path, "camera info")
     try:
-        width, height = int(data["image_width"]), int(data["image_height"])
+        width = whole_number(data["image_width"], f"camera info {path}: image_width")
+        height = whole_number(data["image_height"], f"camera info {path}: image_height")
         values = data["camera_matrix"]["data"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError):
         raise DonkitError(
             f"camera info {path} needs image_width, image_height and camera_matrix.data (9 numbers)"
         ) from None
@@ -154,16 +162,21 @@ def load_scene(path: Path) -> Scene:
         raise DonkitError(f"{path} is not a scene: {POSE_DATA} is missing")
     camera = read_camera_info(path / CAMERA_INFO)
     data = read_yaml(path / POSE_DATA, "pose data")
-    if not isinstance(data, dict) or not data:
+    if not isinstance(data, dict):
+        raise DonkitError(
+            f"pose data {path / POSE_DATA} must map frame indices to poses (0: {{camera_to_world: "
+            "...}, 1: ...)"
+        )
+    if not data:
         raise DonkitError(f"pose data {path / POSE_DATA} has no frames")
     frames = []
     for key, entry in data.items():
         where = f"pose data {path / POSE_DATA}, frame {key}"
         try:
-            index = int(key)
+            index = whole_number(key, where)
             rgb_name = str(entry["rgb_image_filename"])
             depth_name = str(entry["depth_image_filename"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, DonkitError):
             raise DonkitError(
                 f"{where} needs an integer index, rgb_image_filename and depth_image_filename"
             ) from None
@@ -178,6 +191,11 @@ def load_scene(path: Path) -> Scene:
             )
         )
     frames.sort(key=lambda frame: frame.index)
+    indices = [frame.index for frame in frames]
+    if len(set(indices)) != len(indices):
+        raise DonkitError(
+            f"pose data {path / POSE_DATA} lists a frame index twice (e.g. 1 and '1')"
+        )
     return Scene(path=path, camera=camera, frames=tuple(frames))
 
 
