@@ -124,16 +124,29 @@ class SceneConfig:
     """Physics steps for the objects to come to rest before they are frozen in place."""
 
     def validate(self, where: str) -> None:
+        from sim_assets import get_object_spec  # sim_assets is heavy; only configs that load pay
+
+        for name in self.objects:
+            try:
+                get_object_spec(name)
+            except DonkitError as error:
+                raise DonkitError(f"{where}.objects: {error}") from None
+        if len(set(self.objects)) != len(self.objects):
+            raise DonkitError(f"{where}.objects lists an object twice")
         low, high = self.objects_per_scene
         if not 1 <= low <= high:
             raise DonkitError(f"{where}.objects_per_scene must satisfy 1 <= fewest <= most")
         if high > len(self.objects):
             raise DonkitError(
-                f"{where}: objects_per_scene allows {high} objects but only "
-                f"{len(self.objects)} are listed in {where}.objects"
+                f"{where}.objects_per_scene allows up to {high} objects in a scene, but "
+                f"{where}.objects lists {len(self.objects)}"
             )
         if not 0.0 <= self.single_object_share <= 1.0:
             raise DonkitError(f"{where}.single_object_share must lie in [0, 1]")
+        if self.min_gap_m < 0 or min(self.region_m) <= 0 or self.settle_steps < 0:
+            raise DonkitError(
+                f"{where}: min_gap_m and settle_steps must not be negative, region_m positive"
+            )
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,14 @@ class DepthNoiseConfig:
     """Probability that a depth-edge pixel reads nothing."""
     random_dropout: float = 0.002
     """Probability that any pixel reads nothing."""
+
+    def validate(self, where: str) -> None:
+        for name in ("axial_base_m", "axial_quadratic_m", "edge_threshold_m"):
+            if getattr(self, name) < 0:
+                raise DonkitError(f"{where}.{name} must not be negative")
+        for name in ("edge_dropout", "random_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise DonkitError(f"{where}.{name} is a probability: it must lie in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -175,6 +196,13 @@ class RandomizationConfig:
     depth_noise: bool = False
     """Apply the depth-sensor noise model (`depth_noise`) to the written depth."""
 
+    def validate(self, where: str) -> None:
+        low, high = self.distractors
+        if not 0 <= low <= high:
+            raise DonkitError(f"{where}.distractors must satisfy 0 <= fewest <= most")
+        if self.focal_jitter < 0 or self.principal_point_jitter_px < 0:
+            raise DonkitError(f"{where}: jitter (a standard deviation) must not be negative")
+
 
 @dataclass(frozen=True)
 class RobotConfig:
@@ -186,6 +214,10 @@ class RobotConfig:
     """Physics time step while the arm moves, seconds."""
     settle_tolerance_rad: float = 1e-4
     """After a move the arm is stepped until every joint is this close to its target."""
+
+    def validate(self, where: str) -> None:
+        if self.time_step_s <= 0 or self.settle_tolerance_rad <= 0:
+            raise DonkitError(f"{where}: time_step_s and settle_tolerance_rad must be positive")
 
 
 @dataclass(frozen=True)

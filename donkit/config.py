@@ -14,6 +14,7 @@ import difflib
 import inspect
 import itertools
 import math
+import re
 import textwrap
 import types
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
 
 T = TypeVar("T")
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Donk
     try:
         return from_dict(DonkitConfig, data, where="")
     except DonkitError as error:
-        source = "the default config" if path is None else f"config {path}"
+        source = "the built-in config" if path is None else f"config {path}"
+        if overrides:
+            source += " with --set " + " ".join(overrides)
         raise DonkitError(f"{source}: {error}") from None
 
 
@@ -80,7 +84,9 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         raise DonkitError(f"--set {assignment!r}: the value is not valid YAML") from None
     node = data
     for depth, key in enumerate(keys[:-1]):
-        child = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or left empty in the file (`camera:`)
+            node[key] = {}
+        child = node[key]
         if not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
             raise DonkitError(f"--set {assignment!r}: {where} is a value, not a section")
@@ -153,10 +159,17 @@ def _convert_scalar(annotation: Any, value: Any, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif annotation is float:
+        # PyYAML reads 1e-2 (an exponent without a dot) as a string: take it as the number meant.
+        if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            value = float(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise DonkitError(f"{where} must be a finite number; got {value!r}")
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                raise DonkitError(f"{where} must be a finite number; got {str(value)[:40]}")
+            return number
     elif annotation is str:
         if isinstance(value, str):
             return value
