@@ -210,21 +210,25 @@ def collect_scene(
         report_progress(config.orbit.views)
         return SceneReport(name, "skipped", frames=_frames_in(writer.final))
 
-    draw = draw_scene(config, _rng(config.seed, scene_index, LAYOUT_STREAM))
     timings: Counter[str] = Counter()
-    with SimWorld(config.camera.renderer, config.robot.time_step_s, gui=gui) as world:
-        built = _build_world(world, config, draw)
-        timings["setup"] = time.perf_counter() - started
-        plan = _plan_views(
-            built,
-            config,
-            _rng(config.seed, scene_index, ORBIT_STREAM),
-            _rng(config.seed, scene_index, IK_STREAM),
-        )
-        timings["planning"] = time.perf_counter() - started - timings["setup"]
-        frames = _record(
-            world, built, config, draw, plan, writer, scene_index, timings, report_progress
-        )
+    try:
+        draw = draw_scene(config, _rng(config.seed, scene_index, LAYOUT_STREAM))
+        with SimWorld(config.camera.renderer, config.robot.time_step_s, gui=gui) as world:
+            built = _build_world(world, config, draw)
+            timings["setup"] = time.perf_counter() - started
+            plan = _plan_views(
+                built,
+                config,
+                _rng(config.seed, scene_index, ORBIT_STREAM),
+                _rng(config.seed, scene_index, IK_STREAM),
+            )
+            timings["planning"] = time.perf_counter() - started - timings["setup"]
+            frames = _record(
+                world, built, config, draw, plan, writer, scene_index, timings, report_progress
+            )
+    except DonkitError:
+        writer.discard_if_empty()  # a scene that could not even start leaves nothing behind
+        raise
     report_progress(config.orbit.views - len(frames.poses))
     dropped = Counter(reason for _, reason in plan.dropped + frames.dropped)
     timings["total"] = time.perf_counter() - started
@@ -376,7 +380,7 @@ def _plan_views(
     if not reachable:
         raise DonkitError(
             f"none of {count} candidate views is reachable by the {config.robot.arm} arm "
-            f"({dict(Counter(r for _, r in dropped))}); move the objects closer "
+            f"({_count_reasons(dropped)}); move the objects closer "
             "(collect.scene.workspace_centre_m) or change collect.orbit.radius_m / azimuth_deg / "
             "elevation_deg"
         )
@@ -454,6 +458,12 @@ def _record(
         frames.joint_positions[index] = [float(q) for q in arm.configuration()]
         progress(1)
     return frames
+
+
+def _count_reasons(dropped: list[tuple[int, str]]) -> str:
+    """'unreachable 4, collision 1': how many views were dropped for each reason."""
+    counts = Counter(reason for _, reason in dropped)
+    return ", ".join(f"{reason} {count}" for reason, count in counts.most_common())
 
 
 def _segmentation_lut(object_bodies: list[int], body_count: int) -> np.ndarray:

@@ -90,6 +90,11 @@ class SceneWriter:
                 "pass --overwrite to replace it, or choose another --out"
             )
 
+    def discard_if_empty(self) -> None:
+        """Remove the .partial folder when it holds no frame yet (nothing worth resuming)."""
+        if self.partial.exists() and not any((self.partial / IMAGES_DIR).iterdir()):
+            shutil.rmtree(self.partial)
+
     def frame_done(self, index: int) -> bool:
         """True when all of frame `index`'s files are on disk (each was written atomically)."""
         return all(path.is_file() for path in self._frame_paths(index))

@@ -111,3 +111,13 @@ def test_a_crash_between_metadata_and_rename_still_resumes(tmp_path):
     (partial / "metadata.yaml").write_text("seed: 1\nscene_index: 0\nconfig: {views: 2}\n")
     (partial / COLLECT_STATE).unlink()
     assert SceneWriter(tmp_path, "scene_0000", IDENTITY, overwrite=False).status == "resume"
+
+
+def test_a_scene_that_never_started_leaves_nothing(tmp_path):
+    writer = SceneWriter(tmp_path, "scene_0000", IDENTITY, overwrite=False)
+    writer.discard_if_empty()
+    assert not (tmp_path / "scene_0000.partial").exists()
+    started = SceneWriter(tmp_path, "scene_0001", IDENTITY, overwrite=False)
+    started.write_frame(0, *frame(1))
+    started.discard_if_empty()  # a frame is worth resuming: kept
+    assert started.frame_done(0)
