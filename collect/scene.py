@@ -29,13 +29,12 @@ from geometry import (
     DonkitError,
     PinholeCamera,
     make_pose,
-    matrix_to_quaternion,
     rotation_about_axis,
     rotation_from_rpy,
     transform,
 )
 from geometry.image_io import to_plain
-from geometry.scene_io import load_scene, pose_entry
+from geometry.scene_io import load_scene, pose_entry, pose_to_dict
 from sim_assets import ObjectAsset, build_box, build_distractor, build_object, make_background
 
 TABLE_SIZE_M = (1.4, 1.4)  # x, y
@@ -487,14 +486,6 @@ def _path_collides(arm: Arm, joints: np.ndarray, obstacles: list[int], margin_m:
     return collides
 
 
-def _pose_dict(pose: np.ndarray) -> dict[str, Any]:
-    quaternion = matrix_to_quaternion(pose[:3, :3])
-    return {
-        "translation": dict(zip("xyz", (float(v) for v in pose[:3, 3]), strict=True)),
-        "quaternion": dict(zip("wxyz", (float(v) for v in quaternion), strict=True)),
-    }
-
-
 def _scene_description(
     config: CollectConfig, draw: SceneDraw, built: _BuiltWorld, frames: _Frames
 ) -> dict[str, Any]:
@@ -504,7 +495,7 @@ def _scene_description(
                 "name": obj.name,
                 "class": "distractor" if obj.is_distractor else obj.asset.object_class,
                 "mesh": f"meshes/{obj.name}.obj",
-                "object_to_world": _pose_dict(built.object_to_world[i]),
+                "object_to_world": pose_to_dict(built.object_to_world[i]),
                 "segmentation_id": i + 1,
                 "scale": [float(s) for s in obj.asset.canonical_scale],
                 "distractor": obj.is_distractor,
@@ -516,7 +507,7 @@ def _scene_description(
             "urdf": ARMS[config.robot.arm].urdf,
             "base_position": [0.0, 0.0, config.scene.table_height_m],
             "tool_link": ARMS[config.robot.arm].tool_link,
-            "camera_to_tool": _pose_dict(built.camera_to_tool),
+            "camera_to_tool": pose_to_dict(built.camera_to_tool),
             "joint_positions": frames.joint_positions,
         },
         "table": {

@@ -112,15 +112,34 @@ def read_camera_info(path: Path) -> PinholeCamera:
     return camera
 
 
+def pose_to_dict(pose: np.ndarray) -> dict[str, Any]:
+    """A (4, 4) rigid pose as {translation: {x, y, z}, quaternion: {w, x, y, z}}."""
+    quaternion = matrix_to_quaternion(np.asarray(pose[:3, :3], dtype=np.float64))
+    return {
+        "translation": dict(zip("xyz", (float(x) for x in pose[:3, 3]), strict=True)),
+        "quaternion": dict(zip("wxyz", (float(x) for x in quaternion), strict=True)),
+    }
+
+
+def pose_from_dict(data: Any, where: str) -> np.ndarray:
+    """The (4, 4) pose of {translation: {x, y, z}, quaternion: {w, x, y, z}}; `where` names it
+    in errors."""
+    try:
+        t = [finite_float(data["translation"][k], f"{where}.translation.{k}") for k in "xyz"]
+        q = [finite_float(data["quaternion"][k], f"{where}.quaternion.{k}") for k in "wxyz"]
+    except (KeyError, TypeError):
+        raise DonkitError(
+            f"{where} needs translation {{x, y, z}} and quaternion {{w, x, y, z}}"
+        ) from None
+    if abs(np.linalg.norm(q) - 1.0) > 1e-3:
+        raise DonkitError(f"{where}: quaternion {q} is not a unit quaternion")
+    return pose_from_quaternion(np.array(q), np.array(t))
+
+
 def pose_entry(index: int, camera_to_world: np.ndarray, timestamp_s: float) -> dict[str, Any]:
     """One pose_data.yaml entry."""
-    quaternion = matrix_to_quaternion(np.asarray(camera_to_world[:3, :3], dtype=np.float64))
-    translation = camera_to_world[:3, 3]
     return {
-        "camera_to_world": {
-            "translation": dict(zip("xyz", (float(x) for x in translation), strict=True)),
-            "quaternion": dict(zip("wxyz", (float(x) for x in quaternion), strict=True)),
-        },
+        "camera_to_world": pose_to_dict(camera_to_world),
         "timestamp": float(timestamp_s),
         "rgb_image_filename": rgb_filename(index),
         "depth_image_filename": depth_filename(index),
@@ -129,21 +148,6 @@ def pose_entry(index: int, camera_to_world: np.ndarray, timestamp_s: float) -> d
 
 def write_pose_data(path: Path, entries: dict[int, dict[str, Any]]) -> None:
     write_yaml(path, {index: entries[index] for index in sorted(entries)})
-
-
-def _read_pose(entry: Any, where: str) -> np.ndarray:
-    try:
-        pose = entry["camera_to_world"]
-        t = [finite_float(pose["translation"][k], f"{where}.translation.{k}") for k in "xyz"]
-        q = [finite_float(pose["quaternion"][k], f"{where}.quaternion.{k}") for k in "wxyz"]
-    except (KeyError, TypeError):
-        raise DonkitError(
-            f"{where} needs camera_to_world.translation {{x, y, z}} and "
-            "camera_to_world.quaternion {w, x, y, z}"
-        ) from None
-    if abs(np.linalg.norm(q) - 1.0) > 1e-3:
-        raise DonkitError(f"{where}: quaternion {q} is not a unit quaternion")
-    return pose_from_quaternion(np.array(q), np.array(t))
 
 
 def load_scene(path: Path) -> Scene:
@@ -184,7 +188,9 @@ def load_scene(path: Path) -> Scene:
         frames.append(
             Frame(
                 index=index,
-                camera_to_world=_read_pose(entry, where),
+                camera_to_world=pose_from_dict(
+                    entry.get("camera_to_world"), f"{where}.camera_to_world"
+                ),
                 timestamp_s=timestamp,
                 rgb_path=path / IMAGES_DIR / rgb_name,
                 depth_path=path / IMAGES_DIR / depth_name,

@@ -1,8 +1,10 @@
 """Collected scenes, checked from the files on disk against geometry and simulator truth."""
 
+import dataclasses
 import itertools
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,29 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import trimesh
 
 from collect import collect
 from collect.arm import ARMS, Arm
+from collect.checks import depth_agreement, segmentation_agreement
 from collect.world import SimWorld
-from geometry import (
-    backproject_depth,
-    inside_image,
-    invert_pose,
-    pose_from_quaternion,
-    project,
-    transform,
-)
-from geometry.image_io import read_labels, read_yaml
-from geometry.scene_io import find_scenes, load_scene
+from geometry.image_io import read_yaml, write_yaml
+from geometry.scene_io import find_scenes, load_scene, pose_from_dict
 from tests.collect.conftest import SMALL_OVERRIDES, small_config
 
 SCENES = ("scene_0000", "scene_0001")
-
-
-def pose_of(entry: dict) -> np.ndarray:
-    quaternion = np.array([entry["quaternion"][k] for k in "wxyz"])
-    return pose_from_quaternion(quaternion, np.array([entry["translation"][k] for k in "xyz"]))
 
 
 def test_scene_folders_follow_the_layout(small_dataset):
@@ -62,63 +51,12 @@ def test_scene_folders_follow_the_layout(small_dataset):
         assert "scenes" not in metadata["config"] and description["config"]["scenes"] == 2
 
 
-def bilinear(image: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear samples of `image` at `uv` (N, 2), and whether the four neighbours are all
-    readings on one surface (within 1 cm), i.e. not across a depth discontinuity."""
-    height, width = image.shape
-    u0 = np.clip(np.floor(uv[:, 0]).astype(int), 0, width - 2)
-    v0 = np.clip(np.floor(uv[:, 1]).astype(int), 0, height - 2)
-    fu, fv = uv[:, 0] - u0, uv[:, 1] - v0
-    corners = np.stack(
-        [image[v0, u0], image[v0, u0 + 1], image[v0 + 1, u0], image[v0 + 1, u0 + 1]], axis=-1
-    )
-    weights = np.stack([(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv], axis=-1)
-    smooth = (corners > 0).all(axis=-1) & (np.ptp(corners, axis=-1) < 0.01)
-    return (corners * weights).sum(axis=-1), smooth
-
-
-def surface_normals(points: np.ndarray) -> np.ndarray:
-    """(H, W, 3) unit normals of a backprojected depth image, turned towards the camera."""
-    along_u = np.zeros_like(points)
-    along_v = np.zeros_like(points)
-    along_u[:, 1:-1] = points[:, 2:] - points[:, :-2]
-    along_v[1:-1] = points[2:] - points[:-2]
-    normals = np.cross(along_u, along_v)
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12
-    facing_away = (normals * points).sum(axis=-1) > 0
-    normals[facing_away] *= -1
-    return normals
-
-
-def reprojection_errors(scene, a: int, b: int) -> np.ndarray:
-    """|dz| in metres between A's depth moved into B and B's depth, at the pixels of A that B
-    sees: inside B, not occluded (at most 1 cm behind B's surface), on a surface facing B (within
-    75 degrees) and away from B's depth discontinuities."""
-    k = scene.camera.matrix
-    depth_a, depth_b = scene.depth(a).astype(np.float64), scene.depth(b).astype(np.float64)
-    points_a = backproject_depth(depth_a, k)
-    normals_a = surface_normals(points_a)
-    rows, columns = np.nonzero(depth_a > 0)
-    a_to_b = invert_pose(scene.frames[b].camera_to_world) @ scene.frames[a].camera_to_world
-    points_b = transform(points_a[rows, columns], a_to_b)
-    normals_b = normals_a[rows, columns] @ a_to_b[:3, :3].T
-    uv_b, z_b = project(points_b, k)
-    width, height = scene.camera.width, scene.camera.height
-    inside = (uv_b[:, 0] >= 0) & (uv_b[:, 0] <= width - 1) & (uv_b[:, 1] >= 0)
-    inside &= (uv_b[:, 1] <= height - 1) & (z_b > 0)
-    sampled, smooth = bilinear(depth_b, uv_b)
-    facing = -(normals_b * points_b).sum(axis=-1) / np.linalg.norm(points_b, axis=-1)
-    dz = z_b - sampled
-    seen = inside & smooth & (dz < 0.01) & (facing > math.cos(math.radians(75)))
-    return np.abs(dz[seen])
-
-
 @pytest.mark.parametrize("name", SCENES)
 def test_depth_agrees_across_views_from_the_files_alone(small_dataset, name):
     scene = load_scene(small_dataset / name)
     pooled = []
     for a, b in itertools.combinations(range(len(scene.frames)), 2):
-        errors = reprojection_errors(scene, a, b)
+        errors = depth_agreement(scene, a, b)
         assert len(errors) > 1000, (a, b)
         # Each pair: depth is stored to the millimetre, so 0.5 mm of rounding is expected.
         assert np.median(errors) <= 0.001, (a, b)
@@ -134,46 +72,16 @@ def test_points_on_objects_project_onto_their_segmentation(small_dataset, name):
 
 
 def assert_points_land_on_their_segmentation(root: Path) -> dict[str, int]:
-    """Points sampled on each ground-truth mesh, where a frame sees them (depth test), fall on
-    a pixel of their object's segmentation. Returns how many were seen, by object."""
-    scene = load_scene(root)
-    description = read_yaml(root / "ground_truth/scene.yaml")
-    table_height = description["table"]["height_m"]
-    k = scene.camera.matrix
+    """Every object point a frame sees is within a pixel of its object's segment, and 99.5 %
+    exactly on it. Returns how many observations there were, by object."""
     counts = {}
-    for obj in description["objects"]:
-        mesh = trimesh.load(root / "ground_truth" / obj["mesh"], process=False)
-        points, _ = trimesh.sample.sample_surface(mesh, 3000, seed=0)
-        points_world = transform(points, pose_of(obj["object_to_world"]))
-        # A depth test cannot tell a point within 3 mm of the table from the table itself.
-        points_world = points_world[points_world[:, 2] > table_height + 0.003]
-        seen = on_segment = 0
-        for position, frame in enumerate(scene.frames):
-            segmentation = read_labels(
-                root / f"ground_truth/segmentation/{frame.index:06d}_seg.png"
-            )
-            depth = scene.depth(position)
-            uv, z = project(transform(points_world, invert_pose(frame.camera_to_world)), k)
-            inside = inside_image(uv, scene.camera.width, scene.camera.height) & (z > 0)
-            u, v = np.rint(uv[inside]).astype(int).T
-            visible = np.abs(depth[v, u] - z[inside]) < 0.003  # the surface there is this point
-            u, v = u[visible], v[visible]
-            mine = segmentation == obj["segmentation_id"]
-            exact = mine[v, u]
-            # A point whose pixel centre falls just outside the silhouette still has its object
-            # in the 3 x 3 neighbourhood: rounding to the nearest pixel moves it at most 0.71 px.
-            padded = np.pad(mine, 1)
-            near = np.zeros_like(exact)
-            for du, dv in itertools.product((-1, 0, 1), repeat=2):
-                near |= padded[v + 1 + dv, u + 1 + du]
-            assert near.all(), (obj["name"], frame.index)
-            seen += len(exact)
-            on_segment += exact.sum()
-        counts[obj["name"]] = seen
-        if obj["distractor"] and seen == 0:  # a distractor may stand out of every view
+    for result in segmentation_agreement(root):
+        counts[result.name] = result.seen
+        if result.is_distractor and result.seen == 0:  # a distractor may be out of every view
             continue
-        assert seen > 500, (obj["name"], seen)
-        assert on_segment / seen >= 0.995, obj["name"]
+        assert result.seen > 500, result
+        assert result.within_one_pixel == result.seen, result
+        assert result.on_segment / result.seen >= 0.995, result
     return counts
 
 
@@ -184,7 +92,7 @@ def test_poses_are_forward_kinematics_of_the_recorded_joints(small_dataset, name
     root = small_dataset / name
     scene = load_scene(root)
     robot = read_yaml(root / "ground_truth/scene.yaml")["robot"]
-    camera_to_tool = pose_of(robot["camera_to_tool"])
+    camera_to_tool = pose_from_dict(robot["camera_to_tool"], "camera_to_tool")
     with SimWorld() as world:
         arm = Arm(world.client, ARMS[robot["arm"]], tuple(robot["base_position"]))
         for frame in scene.frames:
@@ -260,7 +168,31 @@ def test_randomized_scene_keeps_its_geometry_true(tmp_path):
     assert [o["name"] for o in distractors] == ["distractor_1", "distractor_2"]
     assert all(o["class"] == "distractor" for o in distractors)
     for a, b in itertools.combinations(range(4), 2):
-        errors = reprojection_errors(scene, a, b)
+        errors = depth_agreement(scene, a, b)
         assert np.median(errors) <= 0.001 and np.mean(errors <= 0.005) >= 0.95
     seen = assert_points_land_on_their_segmentation(root)
     assert seen["distractor_1"] + seen["distractor_2"] > 0
+
+
+def test_the_checks_notice_a_wrong_pose(small_dataset):
+    # The agreement measures must be able to fail: a camera pose 3 mm off, or an object 3 mm off,
+    # shows up at once.
+    scene = load_scene(small_dataset / "scene_0000")
+    frames = list(scene.frames)
+    shifted = frames[1].camera_to_world.copy()
+    shifted[:3, 3] += 0.003 * shifted[:3, 2]  # along the optical axis: depth error ~3 mm
+    frames[1] = dataclasses.replace(frames[1], camera_to_world=shifted)
+    wrong = dataclasses.replace(scene, frames=tuple(frames))
+    assert np.median(depth_agreement(scene, 0, 1)) < 0.001
+    assert np.median(depth_agreement(wrong, 0, 1)) > 0.002
+
+
+def test_the_segmentation_check_notices_a_wrong_object_pose(small_dataset, tmp_path):
+    root = tmp_path / "scene"
+    shutil.copytree(small_dataset / "scene_0000", root)
+    path = root / "ground_truth" / "scene.yaml"
+    description = read_yaml(path)
+    description["objects"][0]["object_to_world"]["translation"]["x"] += 0.01
+    write_yaml(path, description)
+    result = segmentation_agreement(root)[0]
+    assert result.within_one_pixel < result.seen or result.on_segment / result.seen < 0.995

@@ -244,19 +244,17 @@ def set_in(data: dict, keys: tuple, value) -> None:
     data[keys[-1]] = value
 
 
-POSE_NEEDS = (
-    "needs camera_to_world.translation {x, y, z} and camera_to_world.quaternion {w, x, y, z}"
-)
+POSE_NEEDS = "camera_to_world needs translation {x, y, z} and quaternion {w, x, y, z}"
 NAMES_NEEDED = "needs an integer index, rgb_image_filename and depth_image_filename"
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d[1].pop("camera_to_world"), f"frame 1 {POSE_NEEDS}"),
-        (lambda d: d[0]["camera_to_world"]["translation"].pop("z"), f"frame 0 {POSE_NEEDS}"),
-        (lambda d: d[2]["camera_to_world"]["quaternion"].pop("w"), f"frame 2 {POSE_NEEDS}"),
-        (lambda d: set_in(d, (0, "camera_to_world"), [1, 2, 3]), f"frame 0 {POSE_NEEDS}"),
+        (lambda d: d[1].pop("camera_to_world"), f"frame 1.{POSE_NEEDS}"),
+        (lambda d: d[0]["camera_to_world"]["translation"].pop("z"), f"frame 0.{POSE_NEEDS}"),
+        (lambda d: d[2]["camera_to_world"]["quaternion"].pop("w"), f"frame 2.{POSE_NEEDS}"),
+        (lambda d: set_in(d, (0, "camera_to_world"), [1, 2, 3]), f"frame 0.{POSE_NEEDS}"),
         (lambda d: d[2].pop("rgb_image_filename"), f"frame 2 {NAMES_NEEDED}"),
         (lambda d: d[1].pop("depth_image_filename"), f"frame 1 {NAMES_NEEDED}"),
         (lambda d: set_in(d, (1,), [1, 2]), f"frame 1 {NAMES_NEEDED}"),
@@ -264,23 +262,23 @@ NAMES_NEEDED = "needs an integer index, rgb_image_filename and depth_image_filen
         (lambda d: rename(d, 0, "first"), f"frame first {NAMES_NEEDED}"),
         (
             lambda d: set_in(d, (1, "camera_to_world", "translation", "y"), float("nan")),
-            "frame 1.translation.y must be finite; got nan",
+            "frame 1.camera_to_world.translation.y must be finite; got nan",
         ),
         (
             lambda d: set_in(d, (0, "camera_to_world", "quaternion", "w"), float("inf")),
-            "frame 0.quaternion.w must be finite; got inf",
+            "frame 0.camera_to_world.quaternion.w must be finite; got inf",
         ),
         (
             lambda d: set_in(d, (2, "camera_to_world", "translation", "x"), "left"),
-            "frame 2.translation.x must be a number; got 'left'",
+            "frame 2.camera_to_world.translation.x must be a number; got 'left'",
         ),
         (
             lambda d: set_in(d, (1, "camera_to_world", "quaternion"), dict(w=1, x=1, y=0, z=0)),
-            "frame 1: quaternion [1.0, 1.0, 0.0, 0.0] is not a unit quaternion",
+            "frame 1.camera_to_world: quaternion [1.0, 1.0, 0.0, 0.0] is not a unit quaternion",
         ),
         (
             lambda d: set_in(d, (0, "camera_to_world", "quaternion"), dict(w=0, x=0, y=0, z=0)),
-            "frame 0: quaternion [0.0, 0.0, 0.0, 0.0] is not a unit quaternion",
+            "frame 0.camera_to_world: quaternion [0.0, 0.0, 0.0, 0.0] is not a unit quaternion",
         ),
         (
             lambda d: set_in(d, (2, "timestamp"), "noon"),

@@ -1,0 +1,150 @@
+"""How well a recorded scene holds together, measured from its files alone.
+
+`depth_agreement` moves frame A's depth into frame B with the intrinsics and poses on disk and
+compares it with B's depth where B sees the same surface: a check of poses, intrinsics and depth
+together, which works on any scene in the DON layout, simulated or real.
+`segmentation_agreement` compares the simulator's ground truth (meshes and object poses) with
+its segmentation images.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from collect.writer import SCENE_YAML, SEGMENTATION_DIR, segmentation_filename
+from geometry import backproject_depth, inside_image, invert_pose, project, transform
+from geometry.image_io import read_labels, read_yaml
+from geometry.scene_io import Scene, load_scene, pose_from_dict
+
+OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
+GRAZING_LIMIT_DEG = 75.0  # surfaces seen more obliquely than this are not compared
+TABLE_CONTACT_M = 0.003  # depth cannot tell object points this close to the table from it
+
+
+def depth_agreement(scene: Scene, a: int, b: int) -> np.ndarray:
+    """|dz| in metres between A's depth moved into B and B's depth, at A's pixels that B sees.
+
+    B sees a pixel of A when its point lands inside B, is at most `OCCLUSION_MARGIN_M` behind
+    B's surface there, lies on a surface facing B (within `GRAZING_LIMIT_DEG`), and B's depth is
+    sampled away from a depth discontinuity (its four neighbours within 1 cm). B's depth is
+    interpolated bilinearly at the exact (sub-pixel) location.
+
+    Args:
+        a, b: positions in `scene.frames`.
+
+    Returns:
+        (N,) float64 metres.
+    """
+    k = scene.camera.matrix
+    depth_a, depth_b = scene.depth(a).astype(np.float64), scene.depth(b).astype(np.float64)
+    points_a = backproject_depth(depth_a, k)
+    normals_a = _normals_towards_camera(points_a)
+    rows, columns = np.nonzero(depth_a > 0)
+    a_to_b = invert_pose(scene.frames[b].camera_to_world) @ scene.frames[a].camera_to_world
+    points_b = transform(points_a[rows, columns], a_to_b)
+    normals_b = normals_a[rows, columns] @ a_to_b[:3, :3].T
+    uv_b, z_b = project(points_b, k)
+    width, height = scene.camera.width, scene.camera.height
+    inside = (uv_b[:, 0] >= 0) & (uv_b[:, 0] <= width - 1) & (uv_b[:, 1] >= 0)
+    inside &= (uv_b[:, 1] <= height - 1) & (z_b > 0)
+    sampled, smooth = _bilinear(depth_b, uv_b)
+    facing = -(normals_b * points_b).sum(axis=-1) / np.linalg.norm(points_b, axis=-1)
+    dz = z_b - sampled
+    seen = inside & smooth & (dz < OCCLUSION_MARGIN_M)
+    seen &= facing > math.cos(math.radians(GRAZING_LIMIT_DEG))
+    return np.abs(dz[seen])
+
+
+def _bilinear(image: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear samples of `image` (H, W) at `uv` (N, 2), and whether the four neighbours are
+    all readings within 1 cm of each other (one surface, no discontinuity)."""
+    height, width = image.shape
+    u0 = np.clip(np.floor(uv[:, 0]).astype(int), 0, width - 2)
+    v0 = np.clip(np.floor(uv[:, 1]).astype(int), 0, height - 2)
+    fu, fv = uv[:, 0] - u0, uv[:, 1] - v0
+    corners = np.stack(
+        [image[v0, u0], image[v0, u0 + 1], image[v0 + 1, u0], image[v0 + 1, u0 + 1]], axis=-1
+    )
+    weights = np.stack([(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv], axis=-1)
+    smooth = (corners > 0).all(axis=-1) & (np.ptp(corners, axis=-1) < 0.01)
+    return (corners * weights).sum(axis=-1), smooth
+
+
+def _normals_towards_camera(points: np.ndarray) -> np.ndarray:
+    """(H, W, 3) unit normals of a backprojected depth image (central differences), each
+    turned to face the camera."""
+    along_u = np.zeros_like(points)
+    along_v = np.zeros_like(points)
+    along_u[:, 1:-1] = points[:, 2:] - points[:, :-2]
+    along_v[1:-1] = points[2:] - points[:-2]
+    normals = np.cross(along_u, along_v)
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12
+    normals[(normals * points).sum(axis=-1) > 0] *= -1
+    return normals
+
+
+@dataclass(frozen=True)
+class SegmentationAgreement:
+    """For one object: of the surface points the frames see, how many fall on its segment."""
+
+    name: str
+    is_distractor: bool
+    seen: int
+    """Point observations: points sampled on the mesh, times the frames whose depth shows them."""
+    on_segment: int
+    """... whose nearest pixel the segmentation gives to this object."""
+    within_one_pixel: int
+    """... whose object is in the 3 x 3 pixels around (rounding moves a point up to 0.71 px)."""
+
+
+def segmentation_agreement(
+    root: Path, samples_per_object: int = 3000
+) -> list[SegmentationAgreement]:
+    """Project points sampled on each ground-truth mesh into every frame; where the frame's
+    depth shows the point itself (within 3 mm), look up the segmentation at its pixel.
+
+    Points within `TABLE_CONTACT_M` of the table are left out: no depth test tells them from
+    the table they stand on.
+    """
+    root = Path(root)
+    scene = load_scene(root)
+    description = read_yaml(root / SCENE_YAML, "ground truth")
+    table_height = description["table"]["height_m"]
+    k = scene.camera.matrix
+    segmentations = [
+        read_labels(root / SEGMENTATION_DIR / segmentation_filename(frame.index))
+        for frame in scene.frames
+    ]
+    depths = [scene.depth(position) for position in range(len(scene.frames))]
+    results = []
+    for obj in description["objects"]:
+        mesh = trimesh.load(root / "ground_truth" / obj["mesh"], process=False)
+        points, _ = trimesh.sample.sample_surface(mesh, samples_per_object, seed=0)
+        object_to_world = pose_from_dict(obj["object_to_world"], f"{obj['name']}.object_to_world")
+        points_world = transform(points, object_to_world)
+        points_world = points_world[points_world[:, 2] > table_height + TABLE_CONTACT_M]
+        seen = on_segment = near = 0
+        for frame, segmentation, depth in zip(scene.frames, segmentations, depths, strict=True):
+            uv, z = project(transform(points_world, invert_pose(frame.camera_to_world)), k)
+            inside = inside_image(uv, scene.camera.width, scene.camera.height) & (z > 0)
+            u, v = np.rint(uv[inside]).astype(int).T
+            visible = np.abs(depth[v, u] - z[inside]) < 0.003
+            u, v = u[visible], v[visible]
+            mine = segmentation == obj["segmentation_id"]
+            padded = np.pad(mine, 1)
+            neighbourhood = np.zeros(len(u), dtype=bool)
+            for du, dv in itertools.product((-1, 0, 1), repeat=2):
+                neighbourhood |= padded[v + 1 + dv, u + 1 + du]
+            seen += len(u)
+            on_segment += int(mine[v, u].sum())
+            near += int(neighbourhood.sum())
+        results.append(
+            SegmentationAgreement(obj["name"], bool(obj["distractor"]), seen, on_segment, near)
+        )
+    return results
