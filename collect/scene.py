@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from collect import layout
 from collect.arm import ARMS, Arm, pose_error, tool_target
 from collect.config import CollectConfig, scene_identity
 from collect.orbit import nearest_neighbour_path, sample_views, thin_evenly
@@ -105,17 +106,24 @@ def draw_scene(config: CollectConfig, rng: np.random.Generator) -> SceneDraw:
     distractors = [
         build_distractor(int(rng.integers(2**31))) for _ in range(rng.integers(low, high + 1))
     ]
-    region = np.array(scene.region_m)
     centre = np.array(scene.workspace_centre_m)
-    placed: list[PlacedObject] = []
-    for asset, is_distractor in [(a, False) for a in assets] + [(d, True) for d in distractors]:
-        # Distractors stand around the objects, in a region twice as large.
-        half = region * (1.0 if not is_distractor else 2.0) / 2
-        x, y = _free_spot(asset, placed, centre - half, centre + half, scene.min_gap_m, rng)
-        name = asset.name if not is_distractor else f"distractor_{len(placed) - len(assets) + 1}"
-        placed.append(
-            PlacedObject(name, asset, is_distractor, x, y, float(rng.uniform(0, 2 * np.pi)))
+    half = np.array(scene.region_m) / 2
+    # Distractors stand around the objects, in a region twice as large.
+    regions = [(centre - half, centre + half)] * len(assets)
+    regions += [(centre - 2 * half, centre + 2 * half)] * len(distractors)
+    poses = layout.place(
+        [layout.footprint(a.mesh.vertices) for a in assets + distractors],
+        regions,
+        scene.min_gap_m,
+        rng,
+    )
+    names += [f"distractor_{i + 1}" for i in range(len(distractors))]
+    placed = [
+        PlacedObject(name, asset, i >= len(assets), x, y, yaw)
+        for i, (name, asset, (x, y, yaw)) in enumerate(
+            zip(names, assets + distractors, poses, strict=True)
         )
+    ]
 
     camera = PinholeCamera.from_fov(
         config.camera.width, config.camera.height, config.camera.fov_y_deg
@@ -154,36 +162,6 @@ def draw_scene(config: CollectConfig, rng: np.random.Generator) -> SceneDraw:
         floor_texture_seed=(
             int(rng.integers(2**31)) if randomization.floor_texture else FIXED_FLOOR_TEXTURE_SEED
         ),
-    )
-
-
-def _footprint_radius(asset: ObjectAsset) -> float:
-    return float(np.max(np.linalg.norm(asset.mesh.vertices[:, :2], axis=1)))
-
-
-def _free_spot(
-    asset: ObjectAsset,
-    placed: list[PlacedObject],
-    low: np.ndarray,
-    high: np.ndarray,
-    gap_m: float,
-    rng: np.random.Generator,
-    attempts: int = 2000,
-) -> tuple[float, float]:
-    """A random (x, y) in [low, high] whose footprint circle keeps `gap_m` from the others."""
-    radius = _footprint_radius(asset)
-    for _ in range(attempts):
-        x, y = rng.uniform(low, high)
-        if all(
-            math.hypot(x - other.x_m, y - other.y_m)
-            >= radius + _footprint_radius(other.asset) + gap_m
-            for other in placed
-        ):
-            return float(x), float(y)
-    raise DonkitError(
-        f"could not place {asset.name} without overlap in a {high[0] - low[0]:.2f} x "
-        f"{high[1] - low[1]:.2f} m area; enlarge collect.scene.region_m or lower "
-        "collect.scene.objects_per_scene"
     )
 
 
