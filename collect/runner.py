@@ -87,6 +87,8 @@ def collect(
         show_progress: a progress bar on stderr; None shows it on a terminal only.
     """
     out = Path(out)
+    if config.scenes < 1:
+        raise DonkitError(f"there must be at least one scene to collect; got {config.scenes}")
     for name in config.scene.objects:
         get_object_spec(name)  # an unknown name fails here, before any worker starts
     if workers < 1:
@@ -117,30 +119,42 @@ def collect(
 def _collect_processes(
     config: CollectConfig, out: Path, workers: int, overwrite: bool, bar: tqdm
 ) -> list[SceneReport]:
-    # spawn, not fork: each worker starts clean and makes its own pybullet client.
+    # spawn, not fork: each worker starts clean and makes its own pybullet client. The progress
+    # queue reaches the workers through the pool's initializer (a plain queue cannot be passed
+    # as a task argument, and a Manager would cost a server process).
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        progress = manager.Queue()
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(workers, config.scenes), mp_context=context
-        ) as pool:
-            futures = [
-                pool.submit(_collect_in_worker, config, index, out, overwrite, progress)
-                for index in range(config.scenes)
-            ]
-            try:
-                _drain_until_done(futures, progress, bar.update)
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+    progress = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, config.scenes),
+        mp_context=context,
+        initializer=_set_worker_progress,
+        initargs=(progress,),
+    ) as pool:
+        futures = [
+            pool.submit(_collect_in_worker, config, index, out, overwrite)
+            for index in range(config.scenes)
+        ]
+        try:
+            _drain_until_done(futures, progress, bar.update)
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+_worker_progress: queue.Queue | None = None  # set once per worker process by the initializer
+
+
+def _set_worker_progress(progress: queue.Queue) -> None:
+    global _worker_progress
+    _worker_progress = progress
 
 
 def _collect_in_worker(
-    config: CollectConfig, index: int, out: Path, overwrite: bool, progress: queue.Queue
+    config: CollectConfig, index: int, out: Path, overwrite: bool
 ) -> SceneReport:
-    return collect_scene(config, index, out, overwrite, progress.put)
+    return collect_scene(config, index, out, overwrite, _worker_progress.put)
 
 
 def _drain_until_done(
