@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import collect
+from benchmarks.common import format_table
 from collect.bullet import pybullet
 from collect.rendering import projection_matrix, view_matrix
 from collect.scene import LAYOUT_STREAM, _build_world, _rng, draw_scene
@@ -178,15 +179,6 @@ def phase_breakdown(root: Path, scenes: int) -> dict[str, float]:
         for key in totals:
             totals[key] += float(timings.get(key, 0.0))
     return totals
-
-
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [header, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
 
 
 def machine() -> str:

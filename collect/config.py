@@ -226,7 +226,7 @@ class CollectConfig:
 
     seed: int = 0
     """Seed of every random choice; the same config and seed give the same bytes."""
-    scenes: int = 8
+    scenes: int = 12
     """Number of scenes (scene_0000, scene_0001, ...)."""
     camera: CameraConfig = field(default_factory=CameraConfig)
     """The camera on the arm and the depth sensor it stands for."""
