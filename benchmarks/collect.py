@@ -43,8 +43,6 @@ import numpy as np
 
 import collect
 from benchmarks.common import format_table
-from collect.bullet import pybullet
-from collect.rendering import projection_matrix, view_matrix
 from collect.scene import LAYOUT_STREAM, _build_world, _rng, draw_scene
 from collect.world import SimWorld
 from collect.writer import SCENE_YAML
@@ -53,7 +51,6 @@ from geometry.image_io import read_yaml
 from geometry.scene_io import METADATA, load_scene
 
 PHASES = ("setup", "planning", "moving", "rendering", "writing")
-RENDERER_FLAG = {"tiny": pybullet.ER_TINY_RENDERER, "egl": pybullet.ER_BULLET_HARDWARE_OPENGL}
 GOAL_FRAME_RATE_RATIO = 0.8
 GOAL_SPEEDUP = 1.7
 CONTROL_ITERATIONS = 10_000_000  # about 0.5 s of one core
@@ -101,29 +98,19 @@ def raw_render_seconds(config: collect.CollectConfig, root: Path) -> tuple[float
         draw = draw_scene(config, _rng(config.seed, index, LAYOUT_STREAM))
         if not np.allclose(scene.camera.matrix, draw.camera.matrix):
             raise RuntimeError(f"{scene.path}: intrinsics differ from the redrawn scene's")
-        projection = projection_matrix(
-            draw.camera, camera_config.near_m, camera_config.far_m, camera_config.renderer
-        )
-        light = draw.light
         with SimWorld(camera_config.renderer, config.robot.time_step_s) as world:
             built = _build_world(world, config, draw)
             for frame in scene.frames:
                 built.arm.set_configuration(np.array(joints[frame.index]))
-                view = view_matrix(frame.camera_to_world)
-                started = time.perf_counter()
-                world.client.getCameraImage(
-                    draw.camera.width,
-                    draw.camera.height,
-                    viewMatrix=view,
-                    projectionMatrix=projection,
-                    lightDirection=list(light.direction),
-                    lightColor=list(light.colour),
-                    lightAmbientCoeff=light.ambient,
-                    lightDiffuseCoeff=light.diffuse,
-                    lightSpecularCoeff=light.specular,
-                    shadow=0,
-                    renderer=RENDERER_FLAG[camera_config.renderer],
+                arguments = world.camera_image_arguments(
+                    draw.camera,
+                    frame.camera_to_world,
+                    camera_config.near_m,
+                    camera_config.far_m,
+                    draw.light,
                 )
+                started = time.perf_counter()
+                world.client.getCameraImage(**arguments)
                 seconds += time.perf_counter() - started
                 frames += 1
     return seconds, frames

@@ -158,6 +158,33 @@ class SimWorld:
             self.client.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
             self.client.changeDynamics(body, -1, mass=0.0)
 
+    def camera_image_arguments(
+        self,
+        camera: PinholeCamera,
+        camera_to_world: np.ndarray,
+        near_m: float,
+        far_m: float,
+        light: Light,
+    ) -> dict[str, object]:
+        """The arguments of pybullet's getCameraImage for one view (see `render`)."""
+        return {
+            "width": camera.width,
+            "height": camera.height,
+            "viewMatrix": view_matrix(camera_to_world),
+            "projectionMatrix": projection_matrix(camera, near_m, far_m, self.renderer),
+            "lightDirection": list(light.direction),
+            "lightColor": list(light.colour),
+            "lightAmbientCoeff": light.ambient,
+            "lightDiffuseCoeff": light.diffuse,
+            "lightSpecularCoeff": light.specular,
+            "shadow": 0,
+            "renderer": (
+                pybullet.ER_BULLET_HARDWARE_OPENGL
+                if self.renderer == "egl"
+                else pybullet.ER_TINY_RENDERER
+            ),
+        }
+
     def render(
         self,
         camera: PinholeCamera,
@@ -173,23 +200,8 @@ class SimWorld:
             depth: (H, W) float32 camera z in metres, 0 where nothing was hit.
             body_ids: (H, W) int32 pybullet body id per pixel, -1 for background.
         """
-        renderer = (
-            pybullet.ER_BULLET_HARDWARE_OPENGL
-            if self.renderer == "egl"
-            else pybullet.ER_TINY_RENDERER
-        )
         _, _, rgba, depth_buffer, body_ids = self.client.getCameraImage(
-            camera.width,
-            camera.height,
-            viewMatrix=view_matrix(camera_to_world),
-            projectionMatrix=projection_matrix(camera, near_m, far_m, self.renderer),
-            lightDirection=list(light.direction),
-            lightColor=list(light.colour),
-            lightAmbientCoeff=light.ambient,
-            lightDiffuseCoeff=light.diffuse,
-            lightSpecularCoeff=light.specular,
-            shadow=0,
-            renderer=renderer,
+            **self.camera_image_arguments(camera, camera_to_world, near_m, far_m, light)
         )
         shape = (camera.height, camera.width)
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[:, :, :3]
