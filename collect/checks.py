@@ -4,7 +4,7 @@
 compares it with B's depth where B sees the same surface: a check of poses, intrinsics and depth
 together, which works on any scene in the DON layout, simulated or real.
 `segmentation_agreement` compares the simulator's ground truth (meshes and object poses) with
-its segmentation images.
+its segmentation images; `rendered_intrinsics` measures the camera a renderer really renders.
 """
 
 from __future__ import annotations
@@ -16,9 +16,20 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from scipy.optimize import least_squares
 
 from collect.writer import SCENE_YAML, SEGMENTATION_DIR, segmentation_filename
-from geometry import backproject_depth, inside_image, invert_pose, project, transform
+from geometry import (
+    PinholeCamera,
+    backproject,
+    backproject_depth,
+    inside_image,
+    invert_pose,
+    look_at,
+    make_pose,
+    project,
+    transform,
+)
 from geometry.image_io import read_labels, read_yaml
 from geometry.scene_io import Scene, load_scene, pose_from_dict
 
@@ -148,3 +159,40 @@ def segmentation_agreement(
             SegmentationAgreement(obj["name"], bool(obj["distractor"]), seen, on_segment, near)
         )
     return results
+
+
+def rendered_intrinsics(renderer: str, camera: PinholeCamera) -> tuple[float, float, float]:
+    """The (cx, cy, f) in pixels with which `renderer` really renders when asked for `camera`.
+
+    Renders the depth of a large plane from two tilted views rolled by 0 and 90 degrees and fits
+    the pinhole model to it. One view cannot do: the inverse depth of a plane is linear in u and v
+    and pins down f but only one combination of cx and cy.
+    """
+    from collect.world import Light, SimWorld  # pybullet: loaded only by those who render
+    from sim_assets import build_box
+
+    views = []
+    with SimWorld(renderer) as world:
+        floor = build_box((6.0, 6.0, 0.02), np.full((8, 8, 3), 200, np.uint8))
+        world.add_body(floor, make_pose(np.eye(3), np.array([0.0, 0.0, -0.02])))
+        for roll in (0.0, math.pi / 2):
+            camera_to_world = look_at([0.3, 0.2, 0.5], [0.6, 0.5, 0.0], roll_rad=roll)
+            _, depth, _ = world.render(camera, camera_to_world, 0.03, 3.0, Light())
+            views.append((depth.astype(np.float64), camera_to_world))
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        cx, cy, focal = params
+        matrix = PinholeCamera(camera.width, camera.height, focal, focal, cx, cy).matrix
+        errors = []
+        for depth, camera_to_world in views:
+            # The plane z = 0 in the camera frame: normal . x = offset.
+            normal = camera_to_world[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+            offset = -camera_to_world[2, 3]
+            rows, columns = np.nonzero(depth > 0)
+            uv = np.stack([columns, rows], axis=-1).astype(np.float64)
+            rays = backproject(uv, np.ones(len(uv)), matrix)
+            errors.append(offset / (rays @ normal) - depth[rows, columns])
+        return np.concatenate(errors)
+
+    cx, cy, focal = least_squares(residual, [camera.cx, camera.cy, camera.fx]).x
+    return float(cx), float(cy), float(focal)

@@ -63,7 +63,8 @@ class SimWorld:
             )
 
     def close(self) -> None:
-        self.client.disconnect()
+        with quiet_c_output():  # the EGL plugin says goodbye on stdout
+            self.client.disconnect()
         shutil.rmtree(self._asset_dir, ignore_errors=True)
 
     def __enter__(self) -> SimWorld:
@@ -200,9 +201,12 @@ class SimWorld:
             depth: (H, W) float32 camera z in metres, 0 where nothing was hit.
             body_ids: (H, W) int32 pybullet body id per pixel, -1 for background.
         """
-        _, _, rgba, depth_buffer, body_ids = self.client.getCameraImage(
-            **self.camera_image_arguments(camera, camera_to_world, near_m, far_m, light)
-        )
+        arguments = self.camera_image_arguments(camera, camera_to_world, near_m, far_m, light)
+        if self.renderer == "egl":  # the plugin prints driver details on its first frames
+            with quiet_c_output():
+                _, _, rgba, depth_buffer, body_ids = self.client.getCameraImage(**arguments)
+        else:
+            _, _, rgba, depth_buffer, body_ids = self.client.getCameraImage(**arguments)
         shape = (camera.height, camera.width)
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[:, :, :3]
         depth = linearize_depth(np.asarray(depth_buffer).reshape(shape), near_m, far_m)
