@@ -42,13 +42,12 @@ from pathlib import Path
 import numpy as np
 
 import collect
-from benchmarks.common import format_table
 from collect.scene import LAYOUT_STREAM, _build_world, _rng, draw_scene
 from collect.world import SimWorld
-from collect.writer import SCENE_YAML
+from donkit.table import format_table
 from geometry import DonkitError
 from geometry.image_io import read_yaml
-from geometry.scene_io import METADATA, load_scene
+from geometry.scene_io import METADATA, SCENE_YAML, load_scene
 
 PHASES = ("setup", "planning", "moving", "rendering", "writing")
 GOAL_FRAME_RATE_RATIO = 0.8

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import collect
-from benchmarks.common import format_table
 from collect.checks import depth_agreement, segmentation_agreement
+from donkit.table import format_table
 from geometry.image_io import read_yaml
 from geometry.scene_io import METADATA, find_scenes, load_scene
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shlex
 import sys
 
-from benchmarks.common import format_table
 from collect.checks import rendered_intrinsics
+from donkit.table import format_table
 from geometry import DonkitError, PinholeCamera
 
 CAMERAS = [

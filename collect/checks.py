@@ -18,7 +18,6 @@ import numpy as np
 import trimesh
 from scipy.optimize import least_squares
 
-from collect.writer import SCENE_YAML, SEGMENTATION_DIR, segmentation_filename
 from geometry import (
     PinholeCamera,
     backproject,
@@ -31,7 +30,14 @@ from geometry import (
     transform,
 )
 from geometry.image_io import read_labels, read_yaml
-from geometry.scene_io import Scene, load_scene, pose_from_dict
+from geometry.scene_io import (
+    SCENE_YAML,
+    SEGMENTATION_DIR,
+    Scene,
+    load_scene,
+    pose_from_dict,
+    segmentation_filename,
+)
 
 OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
 GRAZING_LIMIT_DEG = 75.0  # surfaces seen more obliquely than this are not compared

@@ -26,27 +26,23 @@ from geometry.image_io import (
 )
 from geometry.scene_io import (
     CAMERA_INFO,
-    GROUND_TRUTH_DIR,
     IMAGES_DIR,
+    MESHES_DIR,
     METADATA,
     PARTIAL_SUFFIX,
     POSE_DATA,
+    SCENE_YAML,
+    SEGMENTATION_DIR,
     depth_filename,
     rgb_filename,
+    segmentation_filename,
     write_camera_info,
     write_pose_data,
 )
 
-SEGMENTATION_DIR = GROUND_TRUTH_DIR / "segmentation"
-MESHES_DIR = GROUND_TRUTH_DIR / "meshes"
-SCENE_YAML = GROUND_TRUTH_DIR / "scene.yaml"
 # Written first into a .partial folder: what it is being collected with, to refuse resuming
 # with a different config.
 COLLECT_STATE = Path("collect_state.yaml")
-
-
-def segmentation_filename(index: int) -> str:
-    return f"{index:06d}_seg.png"
 
 
 class SceneWriter:

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from donkit.config import DonkitConfig, commented_yaml, describe_fields, load_config
+from donkit.table import format_table
 from geometry.errors import DonkitError
 
 EXIT_USER_ERROR = 1
@@ -44,21 +45,25 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_collect_options(parser: argparse.ArgumentParser) -> None:
+def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
         default=_default_workers(),
         metavar="K",
-        help="worker processes, one pybullet client each (default: the number of CPUs here)",
+        help="worker processes, a scene at a time each (default: the number of CPUs here)",
     )
     parser.add_argument(
         "--backend",
         choices=["local", "ray"],
         default="local",
         help="'local' worker processes, or 'ray' tasks (optional extra donkit[cluster]; a local "
-        "Ray instance, or the cluster at RAY_ADDRESS whose nodes all see --out)",
+        "Ray instance, or the cluster at RAY_ADDRESS whose nodes all see the data)",
     )
+
+
+def _add_collect_options(parser: argparse.ArgumentParser) -> None:
+    _add_parallel_options(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -105,6 +110,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--list-objects", action="store_true", help="list the object library and exit"
     )
 
+    fuse = commands.add_parser(
+        "fuse",
+        help="fuse scenes into meshes, rendered depth and object masks",
+        description=textwrap.dedent(
+            """\
+            Fuse each complete scene at or below DATA (a scene folder, or a folder of scenes):
+            find the table plane and the point the cameras look at from the data, fuse the depth
+            of every frame inside the workspace above the table into a TSDF (Open3D), crop the
+            mesh to the objects and drop floating fragments, then render the mesh into every
+            view. Writes processed/fusion_mesh.ply, processed/rendered_images/XXXXXX_depth.png
+            (uint16 mm) and processed/image_masks/XXXXXX_mask.png (nonzero = object). Reads
+            only processed/, so scenes recorded elsewhere in the Dense Object Nets layout fuse
+            too. Fused scenes are skipped unless --overwrite."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fuse.add_argument("data", type=Path, metavar="DATA", help="a scene, or a folder of scenes")
+    _add_config_options(fuse)
+    fuse.add_argument(
+        "--voxel", type=float, metavar="M", help="TSDF voxel size in metres (fuse.voxel_m)"
+    )
+    _add_parallel_options(fuse)
+    fuse.add_argument(
+        "--overwrite", action="store_true", help="fuse again scenes that are already fused"
+    )
+    fuse.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="compare each scene with its simulator ground truth (mesh Chamfer-L1, F-score, "
+        "normal consistency per object; mask IoU; rendered against sensor depth), write the "
+        "scene's metrics.json and print a table",
+    )
+
     config = commands.add_parser(
         "config",
         help="print every config key with its value and meaning",
@@ -122,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run the whole pipeline on the demo config",
         description="Run the pipeline on the embedded demo config (or --config): collect the "
-        "training scenes into OUT/data and held-out scenes (another seed) into OUT/data_test. "
-        "Finished stages are skipped when run again.",
+        "training scenes into OUT/data and held-out scenes (another seed) into OUT/data_test, "
+        "then fuse them. Finished stages are skipped when run again.",
     )
     _add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
@@ -153,6 +191,42 @@ def run_collect(args: argparse.Namespace) -> None:
     print(f"collect: {summary.line()} -> {args.out}")
 
 
+def run_fuse(args: argparse.Namespace) -> None:
+    from reconstruct import fuse
+
+    overrides = list(args.overrides)
+    if args.voxel is not None:
+        overrides.append(f"fuse.voxel_m={args.voxel}")
+    config = load_config(args.config, overrides).fuse
+    summary = fuse(args.data, config, args.workers, args.backend, args.overwrite, args.evaluate)
+    if args.evaluate:
+        print(fuse_metrics_table(summary.reports))
+    print(f"fuse: {summary.line()}")
+
+
+def fuse_metrics_table(reports: list) -> str:
+    """Per object of each scene: Chamfer-L1, F-scores, normal consistency; per scene: masks and
+    rendered depth."""
+    header = ["scene", "object", "chamfer mm", "F@1mm", "F@2mm", "normals", "mask IoU", "depth mm"]
+    rows = []
+    for report in reports:
+        metrics = report.metrics
+        for name, values in metrics["objects"].items():
+            rows.append(
+                [
+                    report.scene.name,
+                    name,
+                    f"{values['chamfer_l1_mm']:.2f}",
+                    f"{values['f_score_1mm']:.3f}",
+                    f"{values['f_score_2mm']:.3f}",
+                    f"{values['normal_consistency']:.3f}",
+                    f"{metrics['mask_iou']['median']:.3f}",
+                    f"{metrics['rendered_depth_error_mm']['median']:.2f}",
+                ]
+            )
+    return format_table(header, rows)
+
+
 def run_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     if args.yaml:
@@ -168,6 +242,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from collect import collect
+    from reconstruct import fuse
 
     config = load_config(args.config, args.overrides)
     stages = [
@@ -181,9 +256,12 @@ def run_demo(args: argparse.Namespace) -> None:
     for stage, out, collect_config in stages:
         summary = collect(collect_config, out, workers=args.workers)
         print(f"{stage}: {summary.line()} -> {out}")
+    for out in (args.out / "data", args.out / "data_test"):
+        summary = fuse(out, config.fuse, workers=args.workers)
+        print(f"fuse: {summary.line()} -> {out}")
 
 
-COMMANDS = {"collect": run_collect, "config": run_config, "demo": run_demo}
+COMMANDS = {"collect": run_collect, "fuse": run_fuse, "config": run_config, "demo": run_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

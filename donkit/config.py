@@ -28,6 +28,7 @@ import yaml
 from collect.config import CollectConfig
 from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
+from reconstruct.config import FuseConfig
 
 T = TypeVar("T")
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -50,6 +51,8 @@ class DonkitConfig:
 
     collect: CollectConfig = field(default_factory=CollectConfig)
     """Simulated RGB-D collection (`donkit collect`)."""
+    fuse: FuseConfig = field(default_factory=FuseConfig)
+    """TSDF fusion, workspace crop, rendered depth and masks (`donkit fuse`)."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The demo run (`donkit demo`)."""
 

@@ -29,7 +29,7 @@ def run_tasks(
     workers: int = 1,
     backend: str = "local",
     progress: Callable[[int], object] = lambda n: None,
-    units_per_task: int = 1,
+    units_per_task: int | Sequence[int] = 1,
 ) -> list[R]:
     """`[function(*task, progress=...) for task in tasks]`, spread over workers.
 
@@ -39,7 +39,8 @@ def run_tasks(
         backend: "local" or "ray" (the optional extra donkit[cluster]; connects to the cluster at
             RAY_ADDRESS when set).
         progress: called in this process with the units of work done.
-        units_per_task: what one finished task adds to `progress` on Ray.
+        units_per_task: what a finished task adds to `progress` on Ray: one number for all, or
+            one per task.
 
     Returns:
         The results in the order of `tasks`. The first error raised by a task is raised here;
@@ -48,7 +49,8 @@ def run_tasks(
     if workers < 1:
         raise DonkitError(f"--workers must be at least 1; got {workers}")
     if backend == "ray":
-        return _run_ray(function, tasks, workers, progress, units_per_task)
+        units = [units_per_task] * len(tasks) if isinstance(units_per_task, int) else units_per_task
+        return _run_ray(function, tasks, workers, progress, units)
     if backend != "local":
         raise DonkitError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     if workers == 1 or len(tasks) <= 1:
@@ -118,7 +120,7 @@ def _run_ray(
     tasks: Sequence[tuple[Any, ...]],
     workers: int,
     progress: Callable[[int], object],
-    units_per_task: int,
+    units: Sequence[int],
 ) -> list[R]:
     try:
         import ray
@@ -150,7 +152,7 @@ def _run_ray(
                 if isinstance(error.cause, DonkitError):
                     raise DonkitError(str(error.cause)) from None
                 raise
-            progress(units_per_task)
+            progress(units[index])
         return [results[index] for index in range(len(tasks))]
     finally:
         if started_here:

@@ -29,6 +29,12 @@ IMAGES_DIR = Path("processed/images")
 CAMERA_INFO = IMAGES_DIR / "camera_info.yaml"
 POSE_DATA = IMAGES_DIR / "pose_data.yaml"
 GROUND_TRUTH_DIR = Path("ground_truth")
+SCENE_YAML = GROUND_TRUTH_DIR / "scene.yaml"
+SEGMENTATION_DIR = GROUND_TRUTH_DIR / "segmentation"
+MESHES_DIR = GROUND_TRUTH_DIR / "meshes"
+RENDERED_DIR = Path("processed/rendered_images")
+MASKS_DIR = Path("processed/image_masks")
+FUSION_MESH = Path("processed/fusion_mesh.ply")
 METADATA = Path("metadata.yaml")
 PARTIAL_SUFFIX = ".partial"
 
@@ -39,6 +45,14 @@ def rgb_filename(index: int) -> str:
 
 def depth_filename(index: int) -> str:
     return f"{index:06d}_depth.png"
+
+
+def segmentation_filename(index: int) -> str:
+    return f"{index:06d}_seg.png"
+
+
+def mask_filename(index: int) -> str:
+    return f"{index:06d}_mask.png"
 
 
 @dataclass(frozen=True)

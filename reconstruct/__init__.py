@@ -1,4 +1,24 @@
-"""TSDF fusion, workspace crop, mesh extraction and rendering (issue: "Reconstruction").
+"""From RGB-D scenes to meshes, masks and rendered depth: TSDF fusion, crop, rendering.
 
-Empty until that issue lands; the package exists so that the layout of ARCHITECTURE.md holds.
+`fuse(data, config)` fuses every complete scene under `data`; `fuse_scene` one scene. Both read
+only processed/ (as on a real robot); `evaluate` compares against simulator ground truth.
 """
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "FuseConfig": "reconstruct.config",
+    "FuseReport": "reconstruct.pipeline",
+    "FuseSummary": "reconstruct.runner",
+    "fuse": "reconstruct.runner",
+    "fuse_scene": "reconstruct.pipeline",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'reconstruct' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

@@ -10,7 +10,7 @@ from collect.runner import CollectSummary, check_output_writable
 from collect.scene import SceneReport
 from geometry import DonkitError
 from geometry.scene_io import load_scene
-from tests.collect.conftest import small_config
+from tests.conftest import small_config
 from tests.collect.test_scene import files_of
 
 

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: printing aligned tables."""
+"""Aligned plain-text tables, for command output and benchmark scripts."""
 
 from __future__ import annotations
 

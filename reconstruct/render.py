@@ -1,0 +1,38 @@
+"""Depth of a mesh seen from a camera, by ray casting (Open3D's RaycastingScene)."""
+
+from __future__ import annotations
+
+import numpy as np
+import open3d as o3d
+import open3d.core as o3c
+
+from geometry import PinholeCamera, backproject, pixel_grid
+from reconstruct.tsdf import TriangleMesh
+
+
+class MeshRenderer:
+    """Renders one mesh's depth into any pinhole view; holds the ray-casting acceleration
+    structure, built once."""
+
+    def __init__(self, mesh: TriangleMesh):
+        self._scene = o3d.t.geometry.RaycastingScene()
+        if not mesh.empty:
+            self._scene.add_triangles(
+                o3c.Tensor(mesh.vertices.astype(np.float32)),
+                o3c.Tensor(mesh.faces.astype(np.uint32)),
+            )
+        self._rays: dict[PinholeCamera, np.ndarray] = {}
+
+    def depth(self, camera: PinholeCamera, camera_to_world: np.ndarray) -> np.ndarray:
+        """(H, W) float32 camera z in metres of the mesh at each pixel centre, 0 where the ray
+        misses it (same convention as geometry.camera)."""
+        if camera not in self._rays:
+            uv = pixel_grid(camera.height, camera.width, np.zeros(1)).reshape(-1, 2)
+            self._rays[camera] = backproject(uv, np.ones(len(uv)), camera.matrix)
+        # Directions with camera z = 1: the hit distance along them is the depth itself.
+        directions = self._rays[camera] @ camera_to_world[:3, :3].T
+        origins = np.broadcast_to(camera_to_world[:3, 3], directions.shape)
+        rays = np.concatenate([origins, directions], axis=1).astype(np.float32)
+        hits = self._scene.cast_rays(o3c.Tensor(rays))["t_hit"].numpy()
+        depth = np.where(np.isfinite(hits), hits, 0.0).astype(np.float32)
+        return depth.reshape(camera.height, camera.width)
