@@ -100,7 +100,7 @@ def fuse_scene(
 
     clock = time.perf_counter()
     volume = TsdfVolume(config.voxel_m, config.truncation_voxels, config.max_depth_m)
-    rays = pixel_rays(scene)
+    rays = pixel_rays(scene.camera)
     for frame, depth, rgb in zip(scene.frames, depths, colours, strict=True):
         inside = workspace.contains_pixels(rays, depth, frame.camera_to_world)
         volume.integrate(np.where(inside, depth, 0.0), rgb, scene.camera, frame.camera_to_world)

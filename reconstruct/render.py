@@ -6,8 +6,9 @@ import numpy as np
 import open3d as o3d
 import open3d.core as o3c
 
-from geometry import PinholeCamera, backproject, pixel_grid
+from geometry import PinholeCamera
 from reconstruct.tsdf import TriangleMesh
+from reconstruct.workspace import pixel_rays
 
 
 class MeshRenderer:
@@ -27,8 +28,7 @@ class MeshRenderer:
         """(H, W) float32 camera z in metres of the mesh at each pixel centre, 0 where the ray
         misses it (same convention as geometry.camera)."""
         if camera not in self._rays:
-            uv = pixel_grid(camera.height, camera.width, np.zeros(1)).reshape(-1, 2)
-            self._rays[camera] = backproject(uv, np.ones(len(uv)), camera.matrix)
+            self._rays[camera] = pixel_rays(camera).reshape(-1, 3)
         # Directions with camera z = 1: the hit distance along them is the depth itself.
         directions = self._rays[camera] @ camera_to_world[:3, :3].T
         origins = np.broadcast_to(camera_to_world[:3, 3], directions.shape)

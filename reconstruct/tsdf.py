@@ -76,12 +76,14 @@ class TsdfVolume:
         camera: PinholeCamera,
         camera_to_world: np.ndarray,
     ) -> None:
-        """Fuse one view.
+        """Fuse one view (a view without any reading to fuse changes nothing).
 
         Args:
             depth_m: (H, W) float32 metres, 0 where nothing is to be fused.
             rgb: (H, W, 3) uint8.
         """
+        if not np.any((depth_m > 0) & (depth_m <= self.max_depth_m)):
+            return  # Open3D refuses to integrate a view that touches no block
         depth = o3d.t.geometry.Image(o3c.Tensor(np.ascontiguousarray(depth_m, dtype=np.float32)))
         color = o3d.t.geometry.Image(o3c.Tensor(rgb.astype(np.float32) / 255.0))
         intrinsic = o3c.Tensor(camera.matrix, o3c.float64)
@@ -103,11 +105,14 @@ class TsdfVolume:
 
     def extract_mesh(self, weight_threshold: float) -> TriangleMesh:
         """The zero level set (marching cubes) where integrated `weight_threshold` times or more."""
+        empty = TriangleMesh(
+            np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros((0, 3), np.uint8)
+        )
+        if self._grid.hashmap().size() == 0:  # nothing integrated; Open3D would raise
+            return empty
         mesh = self._grid.extract_triangle_mesh(weight_threshold=weight_threshold)
         if "positions" not in mesh.vertex or mesh.vertex.positions.shape[0] == 0:
-            return TriangleMesh(
-                np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros((0, 3), np.uint8)
-            )
+            return empty
         colors = np.clip(np.rint(mesh.vertex.colors.numpy() * 255.0), 0, 255).astype(np.uint8)
         return canonical(
             mesh.vertex.positions.numpy().astype(np.float64),

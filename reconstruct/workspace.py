@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry import DonkitError, backproject, pixel_grid, transform
+from geometry import DonkitError, PinholeCamera, backproject, pixel_grid, transform
 from geometry.scene_io import Scene
 from reconstruct.config import FuseConfig
 
@@ -124,9 +124,8 @@ class Workspace:
         )
 
 
-def pixel_rays(scene: Scene) -> np.ndarray:
+def pixel_rays(camera: PinholeCamera) -> np.ndarray:
     """(H, W, 3) camera-frame ray of every pixel centre, scaled to z = 1."""
-    camera = scene.camera
     uv = pixel_grid(camera.height, camera.width, np.zeros(1)).reshape(-1, 2)
     rays = backproject(uv, np.ones(len(uv)), camera.matrix)
     return rays.reshape(camera.height, camera.width, 3)
@@ -141,7 +140,7 @@ def find_workspace(scene: Scene, depths: list[np.ndarray], config: FuseConfig) -
     """
     poses = np.stack([frame.camera_to_world for frame in scene.frames])
     target = look_at_centre(poses)
-    rays = pixel_rays(scene)[::_SAMPLE_STRIDE, ::_SAMPLE_STRIDE].reshape(-1, 3)
+    rays = pixel_rays(scene.camera)[::_SAMPLE_STRIDE, ::_SAMPLE_STRIDE].reshape(-1, 3)
     points = []
     for depth, pose in zip(depths, poses, strict=True):
         sampled = depth[::_SAMPLE_STRIDE, ::_SAMPLE_STRIDE].reshape(-1).astype(np.float64)

@@ -27,3 +27,12 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("small_dataset")
     collect(small_config(), root, workers=1, show_progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first two scenes of the demo config (byte for byte those of `make demo`)."""
+    root = tmp_path_factory.mktemp("demo_scenes")
+    config = load_config(None, ["collect.scenes=2"]).collect
+    collect(config, root, workers=2, show_progress=False)
+    return root

@@ -10,8 +10,8 @@ from collect.runner import CollectSummary, check_output_writable
 from collect.scene import SceneReport
 from geometry import DonkitError
 from geometry.scene_io import load_scene
-from tests.conftest import small_config
 from tests.collect.test_scene import files_of
+from tests.conftest import small_config
 
 
 @pytest.mark.slow
