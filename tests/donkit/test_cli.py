@@ -59,6 +59,11 @@ COMMANDS = {
     "unreachable orbit": [
         "collect", "--out", "out_orbit", *FAST, "--set", "collect.orbit.radius_m=[2.5, 3.0]",
     ],
+    "fuse help": ["fuse", "--help"],
+    "fuse missing data": ["fuse", "no_such_folder"],
+    "fuse no scenes": ["fuse", "empty_folder"],
+    "fuse partial": ["fuse", "scene_0000.partial"],
+    "fuse bad voxel": ["fuse", "empty_folder", "--voxel", "-0.002"],
 }  # fmt: skip
 
 
@@ -74,6 +79,8 @@ def workdir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cli")
     (folder / "bad.yaml").write_text("collect:\n  seed: 1\n   scenes: 2\n")
     (folder / "a_file").write_text("a regular file, so a_file/sub cannot be created\n")
+    (folder / "empty_folder").mkdir()
+    (folder / "scene_0000.partial" / "processed" / "images").mkdir(parents=True)
     return folder
 
 
@@ -111,6 +118,13 @@ def assert_user_error(result: Result, command: str, message: str) -> None:
         ),
         ("config help", ["--yaml", "--config", "--set", "collect.orbit.views=20"]),
         ("demo help", ["--out", "--workers", "--config", "--set", "data_test"]),
+        (
+            "fuse help",
+            [
+                *["DATA", "--voxel", "--workers", "--backend", "--overwrite", "--evaluate"],
+                *["fusion_mesh.ply", "image_masks", "rendered_images", "Dense Object Nets"],
+            ],
+        ),
     ],
 )
 def test_help(runs, name, mentions):
@@ -188,6 +202,10 @@ def test_config_yaml_loads_back_to_the_defaults(runs):
         ("missing out", "collect", "donkit collect needs --out DIR"),
         ("unreachable orbit", "collect", "candidate views is reachable by the panda arm"),
         ("config unknown key", "config", "unknown key 'colect'; did you mean 'collect'?"),
+        ("fuse missing data", "fuse", "no_such_folder does not exist"),
+        ("fuse no scenes", "fuse", "no complete scene at or below empty_folder"),
+        ("fuse partial", "fuse", "is an unfinished scene; run `donkit collect` again"),
+        ("fuse bad voxel", "fuse", "fuse.voxel_m must be positive"),
     ],
 )
 def test_user_error(runs, name, command, message):
