@@ -146,3 +146,14 @@ def test_demo_scenes_meet_the_quality_goals(demo_scenes, tmp_path):
             assert values["f_score_2mm"] >= 0.97, (report.scene.name, name, values)
         assert metrics["mask_iou"]["median"] >= 0.95
         assert metrics["rendered_depth_error_mm"]["median"] <= 1.0
+
+
+def test_a_fusion_cut_short_is_done_again(fused_small, tmp_path):
+    # As if killed after the rendered images, before the mesh (written last): not fused yet.
+    root = copy_of(fused_small, tmp_path)
+    before = fused_files(root)
+    (root / "scene_0001" / FUSION_MESH).unlink()
+    (root / "scene_0001" / MASKS_DIR / mask_filename(4)).write_bytes(b"half a file")
+    summary = fuse(root, FuseConfig(), show_progress=False)
+    assert [r.status for r in summary.reports] == ["skipped", "fused"]
+    assert fused_files(root) == before
