@@ -34,8 +34,8 @@ from geometry import (
     rotation_from_rpy,
     transform,
 )
-from geometry.image_io import to_plain
-from geometry.scene_io import load_scene, pose_entry, pose_to_dict
+from geometry.image_io import read_yaml, to_plain
+from geometry.scene_io import METADATA, load_scene, pose_entry, pose_to_dict
 from sim_assets import ObjectAsset, build_box, build_distractor, build_object, make_background
 
 TABLE_SIZE_M = (1.4, 1.4)  # x, y
@@ -185,7 +185,7 @@ def collect_scene(
     writer = SceneWriter(Path(out_root), name, scene_identity(config, scene_index), overwrite)
     if writer.status == "complete":
         report_progress(config.orbit.views)
-        return SceneReport(name, "skipped", frames=_frames_in(writer.final))
+        return _report_of_finished(writer.final)
 
     timings: Counter[str] = Counter()
     try:
@@ -243,8 +243,10 @@ def collect_scene(
     )
 
 
-def _frames_in(scene: Path) -> int:
-    return len(load_scene(scene).frames)
+def _report_of_finished(scene: Path) -> SceneReport:
+    """A complete scene, kept: its frames, and the views it dropped when it was collected."""
+    dropped = read_yaml(scene / METADATA, "metadata")["frames"]["dropped"]
+    return SceneReport(scene.name, "skipped", len(load_scene(scene).frames), dropped=dropped)
 
 
 def _rng(*key: int) -> np.random.Generator:
