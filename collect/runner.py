@@ -13,12 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from collect.config import CollectConfig
 from collect.scene import SceneReport, collect_scene
 from geometry import DonkitError
-from geometry.parallel import run_tasks
+from geometry.parallel import progress_bar, run_tasks
 from sim_assets import get_object_spec
 
 
@@ -90,12 +88,7 @@ def collect(
         get_object_spec(name)  # an unknown name fails here, before any worker starts
     check_output_writable(out)
     started = time.perf_counter()
-    bar = tqdm(
-        total=config.scenes * config.orbit.views,
-        unit="frame",
-        desc=f"collect {out}",
-        disable=False if show_progress else None if show_progress is None else True,
-    )
+    bar = progress_bar(config.scenes * config.orbit.views, f"collect {out}", show_progress)
     try:
         # Absolute, for Ray workers that may start elsewhere.
         tasks = [(config, index, out.resolve(), overwrite) for index in range(config.scenes)]

@@ -18,9 +18,18 @@ import queue
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from tqdm import tqdm
+
 from geometry.errors import DonkitError
 
 R = TypeVar("R")
+
+
+def progress_bar(total: int, description: str, show: bool | None) -> Any:
+    """A tqdm bar on stderr counting frames; `show` None shows it on a terminal only."""
+    return tqdm(
+        total=total, unit="frame", desc=description, disable=None if show is None else not show
+    )
 
 
 def run_tasks(

@@ -7,10 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from geometry import DonkitError
-from geometry.parallel import run_tasks
+from geometry.parallel import progress_bar, run_tasks
 from geometry.scene_io import SCENE_YAML, find_scenes, load_scene
 from reconstruct.config import FuseConfig
 from reconstruct.pipeline import FuseReport, fuse_scene
@@ -79,12 +77,7 @@ def fuse(
             )
     frames = [len(load_scene(scene).frames) for scene in scenes]
     started = time.perf_counter()
-    bar = tqdm(
-        total=2 * sum(frames),
-        unit="frame",
-        desc=f"fuse {data}",
-        disable=False if show_progress else None if show_progress is None else True,
-    )
+    bar = progress_bar(2 * sum(frames), f"fuse {data}", show_progress)
     try:
         tasks = [(scene.resolve(), config, overwrite, evaluate) for scene in scenes]
         units = [2 * count for count in frames]
