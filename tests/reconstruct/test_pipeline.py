@@ -99,6 +99,14 @@ def test_two_workers_give_the_same_bytes(fused_small, small_dataset, tmp_path):
     assert fused_files(root) == fused_files(fused_small)
 
 
+@pytest.mark.slow
+def test_ray_gives_the_same_bytes(fused_small, small_dataset, tmp_path):
+    pytest.importorskip("ray", reason="the optional extra donkit[cluster] is not installed")
+    root = copy_of(small_dataset, tmp_path)
+    fuse(root, FuseConfig(), workers=2, backend="ray", show_progress=False)
+    assert fused_files(root) == fused_files(fused_small)
+
+
 def test_an_unfinished_scene_is_refused(small_dataset, tmp_path):
     partial = copy_of(small_dataset / "scene_0000", tmp_path / "scene_0005.partial")
     with pytest.raises(DonkitError, match="unfinished scene"):
