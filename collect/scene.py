@@ -216,6 +216,14 @@ def collect_scene(
         meshes={f"{obj.name}.obj": obj.asset.mesh for obj in draw.objects},
         metadata={
             "software": _software_versions(),
+            # What stands in the scene, as a person recording real scenes would list it (DON's
+            # dataset configs do the same); the pipeline uses it to pair views of different
+            # objects. Geometry and poses stay in ground_truth/.
+            "objects": [
+                {"name": obj.name, "class": obj.asset.object_class}
+                for obj in draw.objects
+                if not obj.is_distractor
+            ],
             "frames": {
                 "kept": len(frames.poses),
                 "candidates": plan.candidates,

@@ -143,6 +143,48 @@ def build_parser() -> argparse.ArgumentParser:
         "scene's metrics.json and print a table",
     )
 
+    correspond = commands.add_parser(
+        "correspond",
+        help="make a dataset of pixel matches and non-matches between views",
+        description=textwrap.dedent(
+            """\
+            Make correspondence pairs from the fused scenes at or below DATA (run `donkit fuse`
+            first): pixels of a view A's object mask are moved into a view B with the rendered
+            mesh depth and the poses, and kept as matches where B sees the same point; non-matches
+            are drawn on B's mask and background away from the match, blind (random pixels), and
+            between views of two different objects. Pair kinds (same_object, different_object,
+            multi_object) follow the odds in the config. Writes DIR/index.yaml and
+            DIR/pairs/XXXXXX.npz (uv_a, uv_b, xyz, nonmatch_uv_a, nonmatch_uv_b, nonmatch_kind);
+            an interrupted run resumes."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    correspond.add_argument("data", type=Path, metavar="DATA", help="fused scenes")
+    correspond.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder")
+    _add_config_options(correspond)
+    correspond.add_argument("--pairs", type=int, metavar="N", help="pairs (correspond.pairs)")
+    correspond.add_argument(
+        "--matches", type=int, metavar="M", help="most matches kept per pair (correspond.matches)"
+    )
+    correspond.add_argument(
+        "--nonmatches",
+        type=int,
+        metavar="P",
+        help="non-matches saved per match (correspond.saved_nonmatches_per_match)",
+    )
+    _add_parallel_options(correspond)
+    correspond.add_argument(
+        "--overwrite", action="store_true", help="replace a dataset made with other settings"
+    )
+    correspond.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write DIR/show/XXXXXX.png for the first N pairs: A beside B, match lines, "
+        "non-match marks (red masked, blue background, yellow blind, magenta cross-object)",
+    )
+
     config = commands.add_parser(
         "config",
         help="print every config key with its value and meaning",
@@ -227,6 +269,24 @@ def fuse_metrics_table(reports: list) -> str:
     return format_table(header, rows)
 
 
+def run_correspond(args: argparse.Namespace) -> None:
+    from descriptors.dataset import write_dataset
+
+    overrides = list(args.overrides)
+    for option, key in (
+        ("pairs", "pairs"),
+        ("matches", "matches"),
+        ("nonmatches", "saved_nonmatches_per_match"),
+    ):
+        if getattr(args, option) is not None:
+            overrides.append(f"correspond.{key}={getattr(args, option)}")
+    config = load_config(args.config, overrides).correspond
+    summary = write_dataset(
+        args.data, args.out, config, args.workers, args.backend, args.overwrite, args.show
+    )
+    print(f"correspond: {summary.line()} -> {args.out}")
+
+
 def run_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     if args.yaml:
@@ -261,7 +321,13 @@ def run_demo(args: argparse.Namespace) -> None:
         print(f"fuse: {summary.line()} -> {out}")
 
 
-COMMANDS = {"collect": run_collect, "fuse": run_fuse, "config": run_config, "demo": run_demo}
+COMMANDS = {
+    "collect": run_collect,
+    "fuse": run_fuse,
+    "correspond": run_correspond,
+    "config": run_config,
+    "demo": run_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 from collect.config import CollectConfig
+from descriptors.config import CorrespondConfig
 from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
 from reconstruct.config import FuseConfig
@@ -53,6 +54,8 @@ class DonkitConfig:
     """Simulated RGB-D collection (`donkit collect`)."""
     fuse: FuseConfig = field(default_factory=FuseConfig)
     """TSDF fusion, workspace crop, rendered depth and masks (`donkit fuse`)."""
+    correspond: CorrespondConfig = field(default_factory=CorrespondConfig)
+    """Matches and non-matches between views (`donkit correspond`, and training on the fly)."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The demo run (`donkit demo`)."""
 

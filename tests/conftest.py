@@ -1,5 +1,6 @@
 """A small collected dataset, made once per test session and shared by the collect tests."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,23 @@ def demo_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(None, ["collect.scenes=2"]).collect
     collect(config, root, workers=2, show_progress=False)
     return root
+
+
+def _fused_copy(source: Path, folder: Path) -> Path:
+    from reconstruct import FuseConfig, fuse
+
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    fuse(folder, FuseConfig(), workers=2, show_progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fused_small(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`small_dataset`, fused with the default FuseConfig."""
+    return _fused_copy(small_dataset, tmp_path_factory.mktemp("fused_small"))
+
+
+@pytest.fixture(scope="session")
+def fused_demo_scenes(demo_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`demo_scenes`, fused with the default FuseConfig."""
+    return _fused_copy(demo_scenes, tmp_path_factory.mktemp("fused_demo"))

@@ -43,13 +43,6 @@ def fused_files(root: Path) -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture(scope="module")
-def fused_small(small_dataset, tmp_path_factory) -> Path:
-    root = copy_of(small_dataset, tmp_path_factory.mktemp("fused_small"))
-    fuse(root, FuseConfig(), workers=1, show_progress=False)
-    return root
-
-
 def test_fusion_writes_the_layout(fused_small):
     for name in ("scene_0000", "scene_0001"):
         root = fused_small / name
@@ -142,9 +135,9 @@ def test_evaluation_needs_ground_truth(small_dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_scenes_meet_the_quality_goals(demo_scenes, tmp_path):
+def test_demo_scenes_meet_the_quality_goals(fused_demo_scenes, tmp_path):
     # The figures on the demo's own scenes: 30 views, noise off, 2 mm voxels.
-    root = copy_of(demo_scenes, tmp_path)
+    root = copy_of(fused_demo_scenes, tmp_path)
     summary = fuse(root, FuseConfig(), workers=2, evaluate=True, show_progress=False)
     for report in summary.reports:
         metrics = json.loads((report.scene / METRICS).read_text())
