@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole pipeline on the demo config",
         description="Run the pipeline on the embedded demo config (or --config): collect the "
         "training scenes into OUT/data and held-out scenes (another seed) into OUT/data_test, "
-        "then fuse them. Finished stages are skipped when run again.",
+        "fuse them, and make a correspondence dataset of the training scenes in "
+        "OUT/correspondences (with pictures of 8 pairs in OUT/correspondences/show). Finished "
+        "stages are skipped when run again.",
     )
     _add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
@@ -302,6 +304,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from collect import collect
+    from descriptors.dataset import write_dataset
     from reconstruct import fuse
 
     config = load_config(args.config, args.overrides)
@@ -319,6 +322,10 @@ def run_demo(args: argparse.Namespace) -> None:
     for out in (args.out / "data", args.out / "data_test"):
         summary = fuse(out, config.fuse, workers=args.workers)
         print(f"fuse: {summary.line()} -> {out}")
+    dataset = write_dataset(
+        args.out / "data", args.out / "correspondences", config.correspond, args.workers, show=8
+    )
+    print(f"correspond: {dataset.line()} -> {args.out / 'correspondences'}")
 
 
 COMMANDS = {

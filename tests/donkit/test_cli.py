@@ -64,6 +64,9 @@ COMMANDS = {
     "fuse no scenes": ["fuse", "empty_folder"],
     "fuse partial": ["fuse", "scene_0000.partial"],
     "fuse bad voxel": ["fuse", "empty_folder", "--voxel", "-0.002"],
+    "correspond help": ["correspond", "--help"],
+    "correspond empty": ["correspond", "empty_folder", "--out", "corr_out"],
+    "correspond missing out": ["correspond", "empty_folder"],
 }  # fmt: skip
 
 
@@ -118,6 +121,13 @@ def assert_user_error(result: Result, command: str, message: str) -> None:
         ),
         ("config help", ["--yaml", "--config", "--set", "collect.orbit.views=20"]),
         ("demo help", ["--out", "--workers", "--config", "--set", "data_test"]),
+        (
+            "correspond help",
+            [
+                *["DATA", "--out", "--pairs", "--matches", "--nonmatches", "--workers", "--show"],
+                *["index.yaml", "nonmatch_kind", "same_object", "different_object"],
+            ],
+        ),
         (
             "fuse help",
             [
@@ -206,6 +216,7 @@ def test_config_yaml_loads_back_to_the_defaults(runs):
         ("fuse no scenes", "fuse", "no complete scene at or below empty_folder"),
         ("fuse partial", "fuse", "is an unfinished scene; run `donkit collect` again"),
         ("fuse bad voxel", "fuse", "fuse.voxel_m must be positive"),
+        ("correspond empty", "correspond", "no complete scene at or below empty_folder"),
     ],
 )
 def test_user_error(runs, name, command, message):
@@ -227,6 +238,11 @@ def test_unreachable_orbit_message_names_the_settings(runs, workdir):
     assert "collect.orbit.radius_m" in line
     # The scene never started: no .partial folder is left to resume.
     assert list((workdir / "out_orbit").iterdir()) == []
+
+
+def test_correspond_needs_out(runs):
+    result = runs["correspond missing out"]
+    assert result.returncode == 2 and "--out" in result.stderr  # argparse's usage error
 
 
 def test_single_unknown_object_is_named(runs):
