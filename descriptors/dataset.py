@@ -26,7 +26,7 @@ from descriptors.pairs import PairPlan, PairSample, SceneEntry, catalog, make_pa
 from geometry import DonkitError
 from geometry.image_io import read_yaml, to_plain, write_bytes_atomic, write_rgb, write_yaml
 from geometry.parallel import progress_bar, run_tasks
-from geometry.scene_io import find_scenes, load_scene
+from geometry.scene_io import complete_scenes, load_scene
 from reconstruct.pipeline import is_fused
 
 INDEX = Path("index.yaml")
@@ -196,16 +196,9 @@ def write_dataset(
     """Make `config.pairs` pairs from the fused scenes at or below `data` into the dataset `out`."""
     started = time.perf_counter()
     data, out = Path(data), Path(out)
-    if not data.exists():
-        raise DonkitError(f"{data} does not exist")
-    scene_paths, refused = find_scenes(data)
-    if data in refused:
-        load_scene(data)  # raises the message that says how to finish it
-    if not scene_paths:
-        raise DonkitError(
-            f"no complete scene at or below {data}: nothing to make pairs from; collect and fuse "
-            "some with `donkit collect` and `donkit fuse`"
-        )
+    scene_paths, refused = complete_scenes(
+        data, "nothing to make pairs from: collect and fuse some with `donkit collect` and `fuse`"
+    )
     for path in scene_paths:
         if not is_fused(load_scene(path)):
             raise DonkitError(f"{path} is not fused; run `donkit fuse {data}` first")

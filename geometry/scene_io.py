@@ -237,3 +237,22 @@ def find_scenes(root: Path) -> tuple[list[Path], list[Path]]:
     )
     partial = sorted(path for path in root.glob(f"**/*{PARTIAL_SUFFIX}") if path.is_dir())
     return scenes, partial
+
+
+def complete_scenes(data: Path, hint: str) -> tuple[list[Path], list[Path]]:
+    """The complete scenes at or below `data` and the unfinished `.partial` ones beside them.
+
+    Raises DonkitError when `data` does not exist, is itself unfinished, or holds no complete
+    scene (the message ends with `hint`: what to run to get some).
+    """
+    data = Path(data)
+    if not data.exists():
+        raise DonkitError(f"{data} does not exist")
+    scenes, partial = find_scenes(data)
+    if data in partial:
+        load_scene(data)  # raises the message that says how to finish it
+    if not scenes:
+        raise DonkitError(
+            f"no complete scene at or below {data} (a scene holds {POSE_DATA}); {hint}"
+        )
+    return scenes, partial

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from geometry import DonkitError
 from geometry.parallel import progress_bar, run_tasks
-from geometry.scene_io import SCENE_YAML, find_scenes, load_scene
+from geometry.scene_io import SCENE_YAML, complete_scenes, load_scene
 from reconstruct.config import FuseConfig
 from reconstruct.pipeline import FuseReport, fuse_scene
 
@@ -58,16 +58,7 @@ def fuse(
     metrics.json against its ground truth (simulated scenes only).
     """
     data = Path(data)
-    if not data.exists():
-        raise DonkitError(f"{data} does not exist")
-    scenes, refused = find_scenes(data)
-    if data in refused:
-        load_scene(data)  # raises the message that says how to finish it
-    if not scenes:
-        raise DonkitError(
-            f"no complete scene at or below {data} (a scene holds processed/images/"
-            "pose_data.yaml); collect some with `donkit collect`"
-        )
+    scenes, refused = complete_scenes(data, "collect some with `donkit collect`")
     if evaluate:
         missing = [scene for scene in scenes if not (scene / SCENE_YAML).is_file()]
         if missing:
