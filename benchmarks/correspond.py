@@ -54,7 +54,7 @@ def vectorized_pair(a: View, b: View, config: CorrespondConfig, cap: bool, rng) 
     nonmatches = nonmatches_for(
         matches, b, config.nonmatches_per_match, config.masked_share, config.nonmatch_radius_px, rng
     )
-    blind = random_pairs(a, b, config.blind_nonmatches, False, BLIND, rng)
+    blind = random_pairs(a.mask, b.mask, config.blind_nonmatches, False, BLIND, rng)
     return len(matches.uv_a) + len(nonmatches.kind) + len(blind.kind)
 
 

@@ -7,6 +7,7 @@ written by `donkit correspond` and the pairs the trainer draws on the fly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from geometry.errors import DonkitError
 
@@ -74,3 +75,121 @@ class CorrespondConfig:
             raise DonkitError(f"{where}: nonmatch_radius_px >= 0 and occlusion_margin_m > 0")
         if self.edge_threshold_m <= 0:
             raise DonkitError(f"{where}.edge_threshold_m must be positive")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Descriptor training: network, optimizer, augmentation, logging.
+
+    Which pairs are drawn, and how many matches and non-matches each gives, is the `correspond`
+    section's pair policy (its seed is replaced by this section's)."""
+
+    seed: int = 0
+    """Seed of the network's initial weights, the pairs drawn and their augmentation: the same
+    config, data and seed train the same model (on one device type)."""
+    steps: int = 1500
+    """Optimizer steps."""
+    pairs_per_step: int = 2
+    """Image pairs per step (per process under torchrun)."""
+    backbone: Literal[18, 34] = 18
+    """ResNet depth of the backbone."""
+    pretrained: str = ""
+    """A torchvision ResNet state dict (.pth) to start the backbone from; "" trains from
+    scratch. Nothing is ever downloaded."""
+    descriptor_dim: int = 16
+    """Descriptor dimensions D (3 can be viewed directly as colours)."""
+    width: int = 128
+    """Channels of the feature pyramid between backbone and head."""
+    normalize: bool = False
+    """L2-normalize descriptors to unit length (margins then apply on the sphere)."""
+    learning_rate: float = 1e-4
+    """Adam's learning rate."""
+    weight_decay: float = 1e-4
+    """Adam's weight decay."""
+    decay_every: int = 250
+    """Steps between learning-rate decays ..."""
+    decay_factor: float = 0.9
+    """... each multiplying it by this."""
+    clip_grad_norm: float = 10.0
+    """Largest gradient norm; larger gradients are scaled down (0: no clipping)."""
+    margin: float = 0.5
+    """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
+    background_margin: float = 0.5
+    """Margin of the background non-matches."""
+    match_weight: float = 1.0
+    """Weight of the match term ..."""
+    blind_weight: float = 1.0
+    """... of the blind non-match term ..."""
+    cross_object_weight: float = 1.0
+    """... and of the cross-object term (masked and background terms weigh 1)."""
+    class_consistent: bool = False
+    """Cross-object non-matches only between objects of different classes, and no multi-object
+    scene with two objects of one class, so that instances of a class can share descriptors."""
+    synthetic_multi_object_share: float = 0.0
+    """Share of same-object pairs given a second object, cut from a view of another
+    single-object scene and pasted into both images (DON's synthetic multi-object scenes)."""
+    background_randomization: float = 0.5
+    """Probability that an image's background (outside the fused objects' mask) is replaced
+    by a random texture."""
+    background_textures: int = 256
+    """Distinct random background textures (made once per worker, flipped and shifted)."""
+    colour_jitter: float = 0.2
+    """Strength of the random brightness, contrast and saturation change (0: none)."""
+    rotate_180: float = 0.5
+    """Probability that an image is turned by 180 degrees (its pixels' matches turned too)."""
+    scale_range: tuple[float, float] = (0.8, 1.25)
+    """Random zoom of each image (then cropped or padded back to its size); (1, 1): none."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train: auto picks cuda when present (`donkit train --device` overrides)."""
+    mixed_precision: bool = True
+    """float16 autocast on cuda (CPU trains in float32)."""
+    loader_workers: int = 1
+    """Processes preparing pairs beside training (0: in the training process)."""
+    log_every: int = 10
+    """Steps between logged losses (TensorBoard and log.jsonl)."""
+    image_every: int = 250
+    """Steps between descriptor images in TensorBoard."""
+    checkpoint_every: int = 500
+    """Steps between kept checkpoints (checkpoints/step_XXXXXX.pt) ..."""
+    last_every: int = 50
+    """... and between refreshes of checkpoints/last.pt, which `--resume` continues from (a
+    crash loses at most these steps)."""
+    validate_every: int = 250
+    """Steps between losses on held-out pairs (when `donkit train --val DATA` is given)."""
+    validation_pairs: int = 32
+    """Held-out pairs the validation loss is averaged over (the same pairs every time)."""
+
+    def validate(self, where: str) -> None:
+        for name in ("steps", "pairs_per_step", "descriptor_dim", "width", "decay_every"):
+            if getattr(self, name) < 1:
+                raise DonkitError(f"{where}.{name} must be at least 1")
+        for name in (
+            "log_every",
+            "image_every",
+            "checkpoint_every",
+            "last_every",
+            "validate_every",
+        ):
+            if getattr(self, name) < 1:
+                raise DonkitError(f"{where}.{name} must be at least 1")
+        if self.validation_pairs < 1 or self.background_textures < 1:
+            raise DonkitError(f"{where}: validation_pairs and background_textures must be >= 1")
+        if self.learning_rate <= 0 or self.weight_decay < 0:
+            raise DonkitError(f"{where}: learning_rate > 0 and weight_decay >= 0")
+        if not 0 < self.decay_factor <= 1:
+            raise DonkitError(f"{where}.decay_factor must lie in (0, 1]")
+        if self.clip_grad_norm < 0 or self.loader_workers < 0:
+            raise DonkitError(f"{where}: clip_grad_norm and loader_workers must not be negative")
+        if self.margin <= 0 or self.background_margin <= 0:
+            raise DonkitError(f"{where}: margin and background_margin must be positive")
+        for name in ("match_weight", "blind_weight", "cross_object_weight", "colour_jitter"):
+            if getattr(self, name) < 0:
+                raise DonkitError(f"{where}.{name} must not be negative")
+        for name in ("synthetic_multi_object_share", "background_randomization", "rotate_180"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise DonkitError(f"{where}.{name} must lie in [0, 1]")
+        low, high = self.scale_range
+        if not 0.25 <= low <= high <= 4.0:
+            raise DonkitError(
+                f"{where}.scale_range must be [low, high] with 0.25 <= low <= high <= 4"
+            )

@@ -233,15 +233,20 @@ def nonmatches_for(
 
 
 def random_pairs(
-    view_a: View, view_b: View, count: int, b_on_object: bool, kind: int, rng: np.random.Generator
+    mask_a: np.ndarray,
+    mask_b: np.ndarray,
+    count: int,
+    b_on_object: bool,
+    kind: int,
+    rng: np.random.Generator,
 ) -> NonMatches:
-    """`count` random object pixels of A, each against a random pixel of B (anywhere, or on B's
-    mask): blind non-matches, or cross-object ones between views of two different objects."""
-    pool_b = view_b.object_pixels if b_on_object else np.arange(view_b.mask.size)
-    if count == 0 or len(view_a.object_pixels) == 0 or len(pool_b) == 0:
+    """`count` random pixels of `mask_a` (H, W) bool, each against a random pixel of image B
+    (anywhere, or on `mask_b`): blind non-matches, or cross-object ones between views of two
+    different objects."""
+    pool_a = np.flatnonzero(mask_a)
+    pool_b = np.flatnonzero(mask_b) if b_on_object else np.arange(mask_b.size)
+    if count == 0 or len(pool_a) == 0 or len(pool_b) == 0:
         return NonMatches.empty()
-    uv_a = _uv(
-        view_a.object_pixels[rng.integers(0, len(view_a.object_pixels), count)], view_a.camera.width
-    )
-    uv_b = _uv(pool_b[rng.integers(0, len(pool_b), count)], view_b.camera.width)
+    uv_a = _uv(pool_a[rng.integers(0, len(pool_a), count)], mask_a.shape[1])
+    uv_b = _uv(pool_b[rng.integers(0, len(pool_b), count)], mask_b.shape[1])
     return NonMatches(uv_a, uv_b, np.full(count, kind, np.uint8))

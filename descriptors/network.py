@@ -53,6 +53,7 @@ class ResNet(nn.Module):
         super().__init__()
         if depth not in _BLOCKS:
             raise DonkitError(f"the backbone is ResNet-18 or -34; got depth {depth}")
+        self.depth = depth
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -93,6 +94,7 @@ class DescriptorNet(nn.Module):
         self.head = nn.Conv2d(width, descriptor_dim, 1)
         self.normalize = normalize
         self.descriptor_dim = descriptor_dim
+        self.width = width
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         stride_8, stride_16, stride_32 = self.backbone(images)
@@ -141,12 +143,7 @@ def load_backbone_weights(network: DescriptorNet, path: Path) -> list[str]:
         ) from None
     if result.missing_keys or result.unexpected_keys:
         raise DonkitError(
-            f"backbone weights {path} do not fit ResNet-{_depth_of(network)}: missing "
+            f"backbone weights {path} do not fit ResNet-{network.backbone.depth}: missing "
             f"{result.missing_keys[:3]}..., unexpected {result.unexpected_keys[:3]}..."
         )
     return unused
-
-
-def _depth_of(network: DescriptorNet) -> int:
-    layers = tuple(len(getattr(network.backbone, f"layer{i}")) for i in range(1, 5))
-    return next(depth for depth, blocks in _BLOCKS.items() if blocks == layers)

@@ -82,16 +82,26 @@ class PairPlan:
     frame_a: int  # position in scene_a's frames
 
 
-def plan_pairs(entries: list[SceneEntry], config: CorrespondConfig, count: int) -> list[PairPlan]:
-    """`count` pair plans drawn with the configured odds from the kinds the scenes allow."""
+def plan_pairs(
+    entries: list[SceneEntry], config: CorrespondConfig, count: int, class_consistent: bool = False
+) -> list[PairPlan]:
+    """`count` pair plans drawn with the configured odds from the kinds the scenes allow.
+
+    With `class_consistent`, different-object pairs are of objects of different classes and
+    multi-object scenes holding two objects of one class are left out, so that no non-match
+    ever pushes two instances of a class apart.
+    """
     singles = [i for i, e in enumerate(entries) if e.single_object and e.frames >= 2]
     labelled = [i for i in singles if entries[i].objects is not None]
     multis = [i for i, e in enumerate(entries) if not e.single_object and e.frames >= 2]
-    different = len({entries[i].objects for i in labelled}) >= 2
+    if class_consistent:
+        multis = [i for i in multis if _classes_distinct(entries[i])]
+    partners = {i: _different(entries, i, labelled, class_consistent) for i in labelled}
+    labelled = [i for i in labelled if partners[i]]
     odds = np.array(
         [
             config.same_object_share if singles else 0.0,
-            config.different_object_share if different else 0.0,
+            config.different_object_share if labelled else 0.0,
             config.multi_object_share if multis else 0.0,
         ]
     )
@@ -106,13 +116,26 @@ def plan_pairs(entries: list[SceneEntry], config: CorrespondConfig, count: int) 
         kind = KINDS[int(rng.choice(3, p=odds / odds.sum()))]
         if kind == "different_object":
             scene_a = int(rng.choice(labelled))
-            others = [i for i in labelled if entries[i].objects != entries[scene_a].objects]
-            scene_b = int(rng.choice(others))
+            scene_b = int(rng.choice(partners[scene_a]))
         else:
             scene_a = scene_b = int(rng.choice(singles if kind == "same_object" else multis))
         frame_a = int(rng.integers(entries[scene_a].frames))
         plans.append(PairPlan(index, kind, scene_a, scene_b, frame_a))
     return plans
+
+
+def _classes_distinct(entry: SceneEntry) -> bool:
+    return entry.classes is not None and len(set(entry.classes)) == len(entry.classes)
+
+
+def _different(
+    entries: list[SceneEntry], scene: int, candidates: list[int], by_class: bool
+) -> list[int]:
+    """The candidates showing other objects than `scene` (of other classes, when `by_class`)."""
+    if by_class:
+        classes = set(entries[scene].classes or ())
+        return [i for i in candidates if not classes & set(entries[i].classes or ())]
+    return [i for i in candidates if entries[i].objects != entries[scene].objects]
 
 
 def load_view(scene: Scene, position: int, edge_threshold_m: float) -> View:
@@ -166,7 +189,7 @@ def make_pair(
     if plan.kind == "different_object":
         frame_b = int(rng.integers(len(scenes[plan.scene_b].frames)))
         nonmatches = random_pairs(
-            view_a, view(plan.scene_b, frame_b), config.cross_object_nonmatches, True,
+            view_a.mask, view(plan.scene_b, frame_b).mask, config.cross_object_nonmatches, True,
             CROSS_OBJECT, rng,
         )  # fmt: skip
         return PairSample(plan, frame_b, Matches.empty(), nonmatches)
@@ -189,7 +212,7 @@ def make_pair(
                 matches, view_b, nonmatches_per_match, config.masked_share,
                 config.nonmatch_radius_px, rng,
             ),
-            random_pairs(view_a, view_b, config.blind_nonmatches, False, BLIND, rng),
+            random_pairs(view_a.mask, view_b.mask, config.blind_nonmatches, False, BLIND, rng),
         ]
     )  # fmt: skip
     return PairSample(plan, frame_b, matches, nonmatches, rejected=rejected)

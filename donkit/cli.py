@@ -185,6 +185,40 @@ def build_parser() -> argparse.ArgumentParser:
         "non-match marks (red masked, blue background, yellow blind, magenta cross-object)",
     )
 
+    train = commands.add_parser(
+        "train",
+        help="train a dense descriptor network on fused scenes",
+        description=textwrap.dedent(
+            """\
+            Train a fully convolutional network mapping an image to a descriptor per pixel, with
+            the pixelwise contrastive loss of Dense Object Nets, on pairs drawn on the fly from
+            the fused scenes at or below DATA (the `correspond` section's pair policy; the
+            `train` section for the rest). Writes RUN/config.yaml, RUN/log.jsonl (loss terms
+            every train.log_every steps), RUN/tb (TensorBoard), RUN/checkpoints/step_XXXXXX.pt
+            and last.pt, and RUN/train_summary.json. With --val, the loss on held-out pairs is
+            tracked too. Scale out with torchrun: `torchrun --nproc_per_node N -m donkit.cli
+            train ...` (each process draws train.pairs_per_step pairs a step)."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--data", type=Path, metavar="DATA", help="fused training scenes")
+    train.add_argument("--out", type=Path, metavar="RUN", help="run folder (must not hold a run)")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue run RUN from its last.pt with its own config (and data, unless --data "
+        "is given), exactly as if it had not stopped; --steps raises its total",
+    )
+    train.add_argument("--val", type=Path, metavar="DATA", help="fused held-out scenes")
+    _add_config_options(train)
+    train.add_argument("--steps", type=int, metavar="N", help="total steps (train.steps)")
+    train.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="where to train (train.device; auto: cuda when present)",
+    )
+
     config = commands.add_parser(
         "config",
         help="print every config key with its value and meaning",
@@ -289,6 +323,39 @@ def run_correspond(args: argparse.Namespace) -> None:
     print(f"correspond: {summary.line()} -> {args.out}")
 
 
+def run_train(args: argparse.Namespace) -> None:
+    from descriptors.checkpoint import RunFolder, load_checkpoint
+    from descriptors.train import train_descriptors
+    from geometry.image_io import to_plain
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"train.steps={args.steps}")
+    data, validation, out = args.data, args.val, args.out
+    if args.resume is not None:
+        if args.config is not None:
+            raise DonkitError("--resume uses the run's own config; leave out --config")
+        if out is not None and out != args.resume:
+            raise DonkitError("--resume RUN writes to RUN; leave out --out")
+        run = RunFolder(args.resume)
+        sources = load_checkpoint(run.last)["sources"]
+        config = load_config(run.config, overrides)
+        data = data or Path(sources["data"])
+        if validation is None and sources["validation_data"]:
+            validation = Path(sources["validation_data"])
+        out = args.resume
+    else:
+        if data is None or out is None:
+            raise DonkitError("give --data DATA and --out RUN (or --resume RUN)")
+        config = load_config(args.config, overrides)
+    summary = train_descriptors(
+        to_plain(config), config.correspond, config.train, data, out, validation,
+        resume=args.resume is not None, device_name=args.device,
+    )  # fmt: skip
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"train: {summary.line()} -> {out}")
+
+
 def run_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     if args.yaml:
@@ -332,6 +399,7 @@ COMMANDS = {
     "collect": run_collect,
     "fuse": run_fuse,
     "correspond": run_correspond,
+    "train": run_train,
     "config": run_config,
     "demo": run_demo,
 }
@@ -349,10 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(
-            f"donkit {args.command}: interrupted; run the same command again to resume",
-            file=sys.stderr,
-        )
+        again = "run the same command again"
+        if args.command == "train":
+            again = f"continue with `donkit train --resume {args.resume or args.out}`"
+        print(f"donkit {args.command}: interrupted; {again} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 from collect.config import CollectConfig
-from descriptors.config import CorrespondConfig
+from descriptors.config import CorrespondConfig, TrainConfig
 from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
 from reconstruct.config import FuseConfig
@@ -56,6 +56,8 @@ class DonkitConfig:
     """TSDF fusion, workspace crop, rendered depth and masks (`donkit fuse`)."""
     correspond: CorrespondConfig = field(default_factory=CorrespondConfig)
     """Matches and non-matches between views (`donkit correspond`, and training on the fly)."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Dense descriptor training (`donkit train`)."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The demo run (`donkit demo`)."""
 

@@ -25,10 +25,10 @@ from geometry.errors import DonkitError
 R = TypeVar("R")
 
 
-def progress_bar(total: int, description: str, show: bool | None) -> Any:
-    """A tqdm bar on stderr counting frames; `show` None shows it on a terminal only."""
+def progress_bar(total: int, description: str, show: bool | None, unit: str = "frame") -> Any:
+    """A tqdm bar on stderr counting `unit`s; `show` None shows it on a terminal only."""
     return tqdm(
-        total=total, unit="frame", desc=description, disable=None if show is None else not show
+        total=total, unit=unit, desc=description, disable=None if show is None else not show
     )
 
 

@@ -57,3 +57,16 @@ def fused_small(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -
 def fused_demo_scenes(demo_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`demo_scenes`, fused with the default FuseConfig."""
     return _fused_copy(demo_scenes, tmp_path_factory.mktemp("fused_demo"))
+
+
+@pytest.fixture(scope="session")
+def fused_singles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three fused single-object scenes of eight views: box_tea, duck and box_cereal."""
+    root = tmp_path_factory.mktemp("fused_singles")
+    overrides = (
+        "collect.scene.single_object_share=1.0",
+        "collect.orbit.views=8",
+        "collect.scenes=3",
+    )
+    collect(small_config(*overrides), root / "raw", workers=2, show_progress=False)
+    return _fused_copy(root / "raw", root / "fused")

@@ -127,9 +127,9 @@ def test_nonmatches_give_up_where_no_pixel_is_far_enough():
 
 def test_blind_and_cross_object_pairs(box_views):
     a, b = box_views
-    blind = random_pairs(a, b, 400, False, BLIND, np.random.default_rng(4))
+    blind = random_pairs(a.mask, b.mask, 400, False, BLIND, np.random.default_rng(4))
     assert len(blind.kind) == 400 and (blind.kind == BLIND).all()
     assert a.mask[blind.uv_a[:, 1], blind.uv_a[:, 0]].all()
     assert not b.mask[blind.uv_b[:, 1], blind.uv_b[:, 0]].all()  # anywhere in B
-    cross = random_pairs(a, b, 400, True, CROSS_OBJECT, np.random.default_rng(4))
+    cross = random_pairs(a.mask, b.mask, 400, True, CROSS_OBJECT, np.random.default_rng(4))
     assert b.mask[cross.uv_b[:, 1], cross.uv_b[:, 0]].all() and (cross.kind == CROSS_OBJECT).all()

@@ -1,0 +1,105 @@
+"""Image augmentation for descriptor training, with the pixels of matches moved along.
+
+An image's geometric change (random zoom, crop or pad, and a 180-degree turn) is one affine map
+of pixel centres, applied to the image, its mask and every (u, v) that refers to it, so a match
+stays a match. Background randomization and colour jitter change colours only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from descriptors.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One image's random changes."""
+
+    pixel_map: np.ndarray  # (2, 3) float64 affine map of pixel centres: input (u, v, 1) -> output
+    background: int | None  # index of the background texture replacing the background, or None
+    background_flip: bool  # the texture turned by 180 degrees (more variety from one texture)
+    brightness: float  # factors of the colour jitter, 1 = unchanged
+    contrast: float
+    saturation: float
+
+
+def draw_augmentation(
+    rng: np.random.Generator, config: TrainConfig, height: int, width: int
+) -> Augmentation:
+    """Random changes of an image of `height` x `width` pixels, drawn as `config` says."""
+    scale = float(np.exp(rng.uniform(*np.log(config.scale_range))))
+    # The zoomed image's origin may move anywhere that keeps it covering the output, or (when
+    # it is smaller) anywhere inside it.
+    shift = [rng.uniform(*sorted((0.0, size - size * scale))) for size in (width, height)]
+    pixel_map = zoom_map(scale, shift[0], shift[1])
+    if rng.random() < config.rotate_180:
+        pixel_map = compose(rotation_180_map(height, width), pixel_map)
+    background = None
+    if rng.random() < config.background_randomization:
+        background = int(rng.integers(config.background_textures))
+    background_flip = bool(rng.random() < 0.5)
+    jitter = rng.uniform(1.0 - config.colour_jitter, 1.0 + config.colour_jitter, 3)
+    return Augmentation(pixel_map, background, background_flip, *map(float, jitter))
+
+
+def zoom_map(scale: float, shift_u: float, shift_v: float) -> np.ndarray:
+    """(2, 3) map of pixel centres for an image scaled by `scale` about its corner (the pixel
+    edge at (-0.5, -0.5)), then moved by (shift_u, shift_v) pixels."""
+    offset = 0.5 * scale - 0.5
+    return np.array([[scale, 0.0, offset + shift_u], [0.0, scale, offset + shift_v]])
+
+
+def rotation_180_map(height: int, width: int) -> np.ndarray:
+    """(2, 3) map turning an image by 180 degrees: (u, v) -> (W - 1 - u, H - 1 - v)."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, -1.0, height - 1.0]])
+
+
+def compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """(2, 3) map applying `first`, then `second`."""
+    return second[:, :2] @ first + np.array([[0.0, 0.0, second[0, 2]], [0.0, 0.0, second[1, 2]]])
+
+
+def map_pixels(pixel_map: np.ndarray, uv: np.ndarray, height: int, width: int):
+    """Pixels `uv` (N, 2) moved by `pixel_map` to the nearest output pixel.
+
+    Returns:
+        (N, 2) int64 pixels, and (N,) bool: whether each lies inside the `height` x `width`
+        output (the others were cropped away).
+    """
+    moved = np.rint(uv @ pixel_map[:, :2].T + pixel_map[:, 2]).astype(np.int64)
+    inside = (
+        (moved[:, 0] >= 0) & (moved[:, 0] < width) & (moved[:, 1] >= 0) & (moved[:, 1] < height)
+    )
+    return moved, inside
+
+
+def warp_image(image: np.ndarray, pixel_map: np.ndarray, nearest: bool = False) -> np.ndarray:
+    """`image` (H, W, ...) resampled by `pixel_map`; uncovered pixels are 0."""
+    height, width = image.shape[:2]
+    return cv2.warpAffine(
+        image, pixel_map, (width, height),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
+
+
+def replace_background(image: np.ndarray, mask: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """`image` (H, W, 3) uint8 with its pixels outside `mask` (H, W) bool taken from `texture`."""
+    return np.where(mask[..., None], image, texture)
+
+
+def jitter_colour(
+    image: np.ndarray, brightness: float, contrast: float, saturation: float
+) -> np.ndarray:
+    """(H, W, 3) uint8 image with brightness scaled, contrast stretched about the mean grey,
+    and saturation stretched about each pixel's grey (factors of 1 leave it unchanged)."""
+    pixels = image.astype(np.float32) * brightness
+    grey = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    pixels = (pixels - grey.mean()) * contrast + grey.mean()
+    grey = grey[..., None] * contrast + grey.mean() * (1.0 - contrast)
+    pixels = grey + (pixels - grey) * saturation
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)

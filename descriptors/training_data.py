@@ -1,0 +1,327 @@
+"""Training pairs drawn on the fly: the correspondence generator's pairs, composed and augmented.
+
+Sample `index` is a pure function of the seed and the index (its pair plan, matches, composition
+and augmentation all come from random streams keyed by them), so a run draws the same pairs
+whichever loader worker makes them, and a resumed run continues with the very pairs an
+uninterrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from descriptors.augment import (
+    Augmentation,
+    draw_augmentation,
+    jitter_colour,
+    map_pixels,
+    replace_background,
+    warp_image,
+)
+from descriptors.config import CorrespondConfig, TrainConfig
+from descriptors.correspondence import CROSS_OBJECT, NonMatches, View, random_pairs
+from descriptors.loss import Samples
+from descriptors.pairs import PairPlan, PairSample, catalog, load_view, make_pair, plan_pairs
+from geometry import DonkitError
+from geometry.scene_io import load_scene
+from sim_assets.textures import make_background
+
+# Random streams, each keyed by (seed, stream, sample index).
+_AUGMENT_STREAM, _SYNTHETIC_STREAM, _RETRY_STREAM = 10, 11, 12
+_RETRIES = 10  # other first views tried when a pair has no overlap
+_UNIQUE = 1 << 40  # offsets the indices of pairs made for retries and compositions
+_VIEW_CACHE = 256  # views (about 1 MB each at 320 x 240) kept per process
+
+
+@dataclass
+class TrainingPair:
+    """One pair's images and their correspondences, after composition and augmentation."""
+
+    image_a: np.ndarray  # (H, W, 3) uint8
+    image_b: np.ndarray
+    mask_a: np.ndarray  # (H, W) bool, the objects in image A
+    mask_b: np.ndarray
+    match_uv_a: np.ndarray  # (N, 2) int64 (u, v)
+    match_uv_b: np.ndarray
+    nonmatch_uv_a: np.ndarray  # (M, 2) int64
+    nonmatch_uv_b: np.ndarray
+    nonmatch_kind: np.ndarray  # (M,) int64
+    kind: str  # same_object, different_object, multi_object or synthetic_multi_object
+
+
+class _LeastRecentlyUsed(OrderedDict):
+    """A dict that forgets its least recently used entries beyond `size`."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key):
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+class TrainingPairs(torch.utils.data.Dataset):
+    """`count` training pairs from the fused scenes at `paths` (a map-style dataset)."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        correspond: CorrespondConfig,
+        train: TrainConfig,
+        count: int,
+        augment: bool = True,
+    ):
+        self.correspond = dataclasses.replace(correspond, seed=train.seed)
+        self.train = train
+        self.augment = augment
+        self.entries = catalog(paths)
+        self.scenes = [load_scene(path) for path in paths]
+        sizes = {(s.camera.height, s.camera.width) for s in self.scenes}
+        if len(sizes) != 1:
+            raise DonkitError(
+                f"the training scenes have images of several sizes {sorted(sizes)}; train on "
+                "scenes of one size"
+            )
+        (self.height, self.width) = sizes.pop()
+        for scene in self.scenes:
+            load_view(scene, 0, correspond.edge_threshold_m)  # says so when it is not fused
+        self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
+        singles = [i for i, e in enumerate(self.entries) if e.single_object and e.frames >= 2]
+        self._paste_partners = {i: self._partners(i, singles) for i in singles}
+        self._views: dict[tuple[int, int], View] = _LeastRecentlyUsed(_VIEW_CACHE)
+        self._images: dict[tuple[int, int], np.ndarray] = _LeastRecentlyUsed(_VIEW_CACHE)
+        self._textures: dict[int, np.ndarray] = _LeastRecentlyUsed(train.background_textures)
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+    def __getitem__(self, index: int) -> TrainingPair:
+        plan = self.plans[index]
+        sample = self._pair(plan)
+        if plan.kind == "same_object" and self._composes(index, plan):
+            pair = self._synthetic(sample, index)
+        else:
+            pair = self._plain(sample)
+        if self.augment:
+            rng = self._rng(_AUGMENT_STREAM, index)
+            changes = [draw_augmentation(rng, self.train, *self.shape) for _ in range(2)]
+            pair = self._augmented(pair, changes)
+        return pair
+
+    def _rng(self, stream: int, index: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.train.seed, stream, index]))
+
+    def _pair(self, plan: PairPlan) -> PairSample:
+        """The plan's pair; when its view A overlaps no other, the pair of another view A."""
+        index = plan.index
+        rng = self._rng(_RETRY_STREAM, index)
+        for attempt in range(_RETRIES + 1):
+            sample = make_pair(
+                plan, self.scenes, self._views, self.correspond,
+                self.correspond.nonmatches_per_match,
+            )  # fmt: skip
+            if not sample.skipped:
+                return sample
+            frame_a = int(rng.integers(self.entries[plan.scene_a].frames))
+            plan = dataclasses.replace(plan, index=index + (attempt + 1) * _UNIQUE, frame_a=frame_a)
+        return sample  # still without overlap: a pair with no samples, which adds no loss
+
+    def _image(self, scene: int, frame: int) -> np.ndarray:
+        if (scene, frame) not in self._images:
+            self._images[(scene, frame)] = self.scenes[scene].rgb(frame)
+        return self._images[(scene, frame)]
+
+    def _mask(self, scene: int, frame: int) -> np.ndarray:
+        if (scene, frame) not in self._views:
+            edge = self.correspond.edge_threshold_m
+            self._views[(scene, frame)] = load_view(self.scenes[scene], frame, edge)
+        return self._views[(scene, frame)].mask
+
+    def _plain(self, sample: PairSample) -> TrainingPair:
+        scene_a, frame_a, scene_b, frame_b = _frames(sample)
+        return TrainingPair(
+            self._image(scene_a, frame_a).copy(),
+            self._image(scene_b, frame_b).copy(),
+            self._mask(scene_a, frame_a),
+            self._mask(scene_b, frame_b),
+            sample.matches.uv_a.astype(np.int64),
+            sample.matches.uv_b.astype(np.int64),
+            sample.nonmatches.uv_a.astype(np.int64),
+            sample.nonmatches.uv_b.astype(np.int64),
+            sample.nonmatches.kind.astype(np.int64),
+            sample.plan.kind,
+        )
+
+    # Synthetic multi-object pairs.
+
+    def _partners(self, scene: int, singles: list[int]) -> list[int]:
+        """Single-object scenes whose object may be pasted into views of `scene`."""
+        entry = self.entries[scene]
+        if entry.objects is None:
+            return [i for i in singles if i != scene]
+        if self.train.class_consistent:
+            classes = set(entry.classes or ())
+            return [i for i in singles if not classes & set(self.entries[i].classes or ("",))]
+        return [i for i in singles if self.entries[i].objects != entry.objects]
+
+    def _composes(self, index: int, plan: PairPlan) -> bool:
+        rng = self._rng(_SYNTHETIC_STREAM, index)
+        return bool(self._paste_partners.get(plan.scene_a)) and (
+            rng.random() < self.train.synthetic_multi_object_share
+        )
+
+    def _synthetic(self, base: PairSample, index: int) -> TrainingPair:
+        """`base`'s pair with a second object, from a pair of another single-object scene,
+        pasted into both images at random shifts.
+
+        The pasted object hides what lies under it: base samples whose pixel in A (or, for
+        matches, in B) it covers are dropped. Its own samples move with it, and cross-object
+        non-matches join the two objects."""
+        rng = self._rng(_SYNTHETIC_STREAM, index)
+        rng.random()  # the draw _composes made
+        scene = int(rng.choice(self._paste_partners[base.plan.scene_a]))
+        frame = int(rng.integers(self.entries[scene].frames))
+        pasted = self._pair(PairPlan(index + _UNIQUE // 2, "same_object", scene, scene, frame))
+        limit = np.array([self.width, self.height]) // 4
+        shifts = [rng.integers(-limit, limit + 1) for _ in range(2)]
+        scene_a, frame_a, _, frame_b = _frames(base)
+        _, other_a, _, other_b = _frames(pasted)
+        images, covers, objects = [], [], []
+        for own, other, shift in ((frame_a, other_a, shifts[0]), (frame_b, other_b, shifts[1])):
+            cover = _shifted(self._mask(scene, other), shift)
+            image = self._image(scene_a, own).copy()
+            image[cover] = _shifted(self._image(scene, other), shift)[cover]
+            images.append(image)
+            covers.append(cover)
+            objects.append(self._mask(scene_a, own) & ~cover)
+        keep = ~_at(covers[0], base.matches.uv_a) & ~_at(covers[1], base.matches.uv_b)
+        keep_other = ~_at(covers[0], base.nonmatches.uv_a)
+        moved = _moved(pasted.matches.uv_a, pasted.matches.uv_b, shifts, self.shape)
+        moved_other = _moved(pasted.nonmatches.uv_a, pasted.nonmatches.uv_b, shifts, self.shape)
+        count = self.correspond.cross_object_nonmatches // 2
+        cross = NonMatches.concatenate(
+            [
+                random_pairs(objects[0], covers[1], count, True, CROSS_OBJECT, rng),
+                random_pairs(covers[0], objects[1], count, True, CROSS_OBJECT, rng),
+            ]
+        )
+        return TrainingPair(
+            images[0], images[1], objects[0] | covers[0], objects[1] | covers[1],
+            np.concatenate([base.matches.uv_a[keep], moved[0]]).astype(np.int64),
+            np.concatenate([base.matches.uv_b[keep], moved[1]]).astype(np.int64),
+            np.concatenate([base.nonmatches.uv_a[keep_other], moved_other[0], cross.uv_a]),
+            np.concatenate([base.nonmatches.uv_b[keep_other], moved_other[1], cross.uv_b]),
+            np.concatenate(
+                [base.nonmatches.kind[keep_other], pasted.nonmatches.kind[moved_other[2]],
+                 cross.kind]
+            ).astype(np.int64),
+            "synthetic_multi_object",
+        )  # fmt: skip
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    # Augmentation.
+
+    def _texture(self, number: int) -> np.ndarray:
+        if number not in self._textures:
+            seed = int(np.random.SeedSequence([self.train.seed, number]).generate_state(1)[0])
+            self._textures[number] = make_background(seed, self.height, self.width)
+        return self._textures[number]
+
+    def _augmented(self, pair: TrainingPair, changes: list[Augmentation]) -> TrainingPair:
+        """`pair` with each image changed, and its samples moved along (or dropped when
+        cropped away)."""
+        images, masks = [], []
+        for image, mask, change in zip(
+            (pair.image_a, pair.image_b), (pair.mask_a, pair.mask_b), changes, strict=True
+        ):
+            image = warp_image(image, change.pixel_map)
+            mask = warp_image(mask.astype(np.uint8), change.pixel_map, nearest=True) > 0
+            if change.background is not None:
+                texture = self._texture(change.background)
+                texture = texture[::-1, ::-1] if change.background_flip else texture
+                image = replace_background(image, mask, texture)
+            image = jitter_colour(image, change.brightness, change.contrast, change.saturation)
+            images.append(image)
+            masks.append(mask)
+        match_a, inside_a = map_pixels(changes[0].pixel_map, pair.match_uv_a, *self.shape)
+        match_b, inside_b = map_pixels(changes[1].pixel_map, pair.match_uv_b, *self.shape)
+        keep = inside_a & inside_b
+        other_a, inside_a = map_pixels(changes[0].pixel_map, pair.nonmatch_uv_a, *self.shape)
+        other_b, inside_b = map_pixels(changes[1].pixel_map, pair.nonmatch_uv_b, *self.shape)
+        other = inside_a & inside_b
+        return TrainingPair(
+            images[0], images[1], masks[0], masks[1], match_a[keep], match_b[keep],
+            other_a[other], other_b[other], pair.nonmatch_kind[other], pair.kind,
+        )  # fmt: skip
+
+
+def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samples]:
+    """Stack pairs into a batch: images A and B (B, H, W, 3) uint8, and their samples packed,
+    each row knowing its pair."""
+
+    def packed(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([getattr(p, name) for p in pairs]))
+
+    def owners(name: str) -> torch.Tensor:
+        counts = [len(getattr(p, name)) for p in pairs]
+        return torch.repeat_interleave(torch.arange(len(pairs)), torch.tensor(counts))
+
+    samples = Samples(
+        owners("match_uv_a"), packed("match_uv_a"), packed("match_uv_b"),
+        owners("nonmatch_uv_a"), packed("nonmatch_uv_a"), packed("nonmatch_uv_b"),
+        packed("nonmatch_kind"),
+    )  # fmt: skip
+    images_a = torch.from_numpy(np.stack([p.image_a for p in pairs]))
+    images_b = torch.from_numpy(np.stack([p.image_b for p in pairs]))
+    return images_a, images_b, samples
+
+
+def _frames(sample: PairSample) -> tuple[int, int, int, int]:
+    """Scene and frame positions of a pair's views A and B."""
+    return sample.plan.scene_a, sample.plan.frame_a, sample.plan.scene_b, sample.frame_b
+
+
+def _shifted(array: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """`array` (H, W, ...) moved by `shift` (du, dv) pixels; uncovered pixels are 0."""
+    du, dv = int(shift[0]), int(shift[1])
+    height, width = array.shape[:2]
+    out = np.zeros_like(array)
+    out[max(dv, 0) : height + min(dv, 0), max(du, 0) : width + min(du, 0)] = array[
+        max(-dv, 0) : height + min(-dv, 0), max(-du, 0) : width + min(-du, 0)
+    ]
+    return out
+
+
+def _at(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """(N,) bool: `mask` at pixels `uv` (N, 2)."""
+    return mask[uv[:, 1], uv[:, 0]]
+
+
+def _select(nonmatches: NonMatches, keep: np.ndarray) -> NonMatches:
+    return NonMatches(nonmatches.uv_a[keep], nonmatches.uv_b[keep], nonmatches.kind[keep])
+
+
+def _moved(uv_a: np.ndarray, uv_b: np.ndarray, shifts, shape: tuple[int, int]):
+    """Pixels of A and B moved by their images' shifts, those still inside, and which."""
+    height, width = shape
+    moved_a, moved_b = uv_a + shifts[0], uv_b + shifts[1]
+    keep = np.ones(len(uv_a), bool)
+    for moved in (moved_a, moved_b):
+        keep &= (moved[:, 0] >= 0) & (moved[:, 0] < width) & (moved[:, 1] >= 0)
+        keep &= moved[:, 1] < height
+    return moved_a[keep], moved_b[keep], keep

@@ -1,0 +1,135 @@
+"""Training pairs drawn on the fly: deterministic, composed and augmented without losing matches."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descriptors.config import CorrespondConfig, TrainConfig
+from descriptors.correspondence import CROSS_OBJECT
+from descriptors.pairs import catalog, plan_pairs
+from descriptors.training_data import TrainingPairs, collate
+from geometry import DonkitError
+
+PLAIN = TrainConfig(
+    background_randomization=0.0, colour_jitter=0.0, rotate_180=0.0, scale_range=(1.0, 1.0)
+)
+CORRESPOND = CorrespondConfig(attempts=3000, matches=300, nonmatches_per_match=20)
+
+
+def scenes(root: Path) -> list[Path]:
+    return sorted(root.glob("scene_*"))
+
+
+def colour_gap(image_a: np.ndarray, image_b: np.ndarray, uv_a, uv_b) -> float:
+    """Median absolute colour difference (0-255) between pixels uv_a of A and uv_b of B."""
+    a = image_a[uv_a[:, 1], uv_a[:, 0]].astype(float)
+    b = image_b[uv_b[:, 1], uv_b[:, 0]].astype(float)
+    return float(np.median(np.abs(a - b).mean(axis=1)))
+
+
+def test_a_sample_is_the_same_whoever_makes_it(fused_singles):
+    config = dataclasses.replace(TrainConfig(), synthetic_multi_object_share=0.5)
+    first = TrainingPairs(scenes(fused_singles), CORRESPOND, config, 12)
+    second = TrainingPairs(scenes(fused_singles), CORRESPOND, config, 40)  # longer run
+    for index in (11, 3, 7):  # in another order, from a fresh cache
+        a, b = first[index], second[index]
+        for name in ("image_a", "image_b", "match_uv_a", "match_uv_b", "nonmatch_uv_b"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_matches_see_the_same_colours_and_nonmatches_do_not(fused_singles):
+    # Lighting is fixed and the objects are matte, so a surface point has nearly the same colour
+    # in both views; pixels of a non-match usually differ.
+    pairs = TrainingPairs(scenes(fused_singles), CORRESPOND, PLAIN, 30)
+    same = [pairs[i] for i in range(30) if pairs[i].kind == "same_object"][:5]
+    assert same
+    for pair in same:
+        match = colour_gap(pair.image_a, pair.image_b, pair.match_uv_a, pair.match_uv_b)
+        other = colour_gap(pair.image_a, pair.image_b, pair.nonmatch_uv_a, pair.nonmatch_uv_b)
+        assert match < 12 and match < 0.4 * other
+
+
+def test_turning_an_image_turns_its_matches(fused_singles):
+    plain = TrainingPairs(scenes(fused_singles), CORRESPOND, PLAIN, 4, augment=False)
+    turned = TrainingPairs(
+        scenes(fused_singles), CORRESPOND, dataclasses.replace(PLAIN, rotate_180=1.0), 4
+    )
+    height, width = plain.shape
+    for index in range(4):
+        a, b = plain[index], turned[index]
+        np.testing.assert_array_equal(b.image_a, a.image_a[::-1, ::-1])
+        np.testing.assert_array_equal(b.image_b, a.image_b[::-1, ::-1])
+        np.testing.assert_array_equal(b.match_uv_a, [width - 1, height - 1] - a.match_uv_a)
+        np.testing.assert_array_equal(b.nonmatch_uv_b, [width - 1, height - 1] - a.nonmatch_uv_b)
+
+
+def test_augmented_matches_stay_on_the_objects(fused_singles):
+    config = dataclasses.replace(
+        TrainConfig(), background_randomization=1.0, colour_jitter=0.0, rotate_180=0.5
+    )
+    pairs = TrainingPairs(scenes(fused_singles), CORRESPOND, config, 8)
+    for index in range(8):
+        pair = pairs[index]
+        if len(pair.match_uv_a) == 0:
+            continue
+        on_a = pair.mask_a[pair.match_uv_a[:, 1], pair.match_uv_a[:, 0]]
+        on_b = pair.mask_b[pair.match_uv_b[:, 1], pair.match_uv_b[:, 0]]
+        # Zooming moves a match to the nearest pixel, which at a silhouette may fall just off.
+        assert on_a.mean() > 0.98 and on_b.mean() > 0.98
+        gap = colour_gap(pair.image_a, pair.image_b, pair.match_uv_a, pair.match_uv_b)
+        assert gap < 20
+
+
+def test_synthetic_pairs_paste_a_second_object_with_its_matches(fused_singles):
+    config = dataclasses.replace(PLAIN, synthetic_multi_object_share=1.0)
+    pairs = TrainingPairs(scenes(fused_singles), CORRESPOND, config, 20, augment=False)
+    plain = TrainingPairs(scenes(fused_singles), CORRESPOND, PLAIN, 20, augment=False)
+    synthetic = [i for i in range(20) if pairs[i].kind == "synthetic_multi_object"]
+    assert len(synthetic) >= 3
+    pasted_matches = 0
+    for index in synthetic[:6]:
+        pair, base = pairs[index], plain[index]
+        # The pasted object is where the composed image differs from the base pair's image.
+        pasted_a = (pair.image_a != base.image_a).any(axis=-1)
+        pasted_b = (pair.image_b != base.image_b).any(axis=-1)
+        assert pasted_a.any() and pair.mask_a[pasted_a].all() and pair.mask_b[pasted_b].all()
+        # A match starts and ends on the same object: both on the pasted one, or neither.
+        on_a = pasted_a[pair.match_uv_a[:, 1], pair.match_uv_a[:, 0]]
+        on_b = pasted_b[pair.match_uv_b[:, 1], pair.match_uv_b[:, 0]]
+        assert (on_a == on_b).mean() > 0.97
+        pasted_matches += on_a.sum()
+        gap = colour_gap(pair.image_a, pair.image_b, pair.match_uv_a, pair.match_uv_b)
+        assert gap < 12
+        # Cross-object non-matches join the two objects, each way.
+        cross = pair.nonmatch_kind == CROSS_OBJECT
+        assert cross.sum() == CORRESPOND.cross_object_nonmatches
+        a_pasted = pasted_a[pair.nonmatch_uv_a[cross, 1], pair.nonmatch_uv_a[cross, 0]]
+        b_pasted = pasted_b[pair.nonmatch_uv_b[cross, 1], pair.nonmatch_uv_b[cross, 0]]
+        assert (a_pasted != b_pasted).mean() > 0.97
+    assert pasted_matches > 200
+
+
+def test_class_consistent_pairs_only_push_apart_objects_of_other_classes(fused_singles):
+    entries = catalog(scenes(fused_singles))
+    assert [e.classes for e in entries] == [("box",), ("duck",), ("box",)]
+    plans = plan_pairs(entries, CORRESPOND, 200, class_consistent=True)
+    different = [p for p in plans if p.kind == "different_object"]
+    assert different and all({p.scene_a, p.scene_b} in ({0, 1}, {1, 2}) for p in different)
+    plans = plan_pairs(entries, CORRESPOND, 200)
+    assert any({p.scene_a, p.scene_b} == {0, 2} for p in plans if p.kind == "different_object")
+
+
+def test_collate_packs_samples_with_their_pair(fused_singles):
+    pairs = TrainingPairs(scenes(fused_singles), CORRESPOND, PLAIN, 3, augment=False)
+    images_a, _, samples = collate([pairs[0], pairs[1], pairs[2]])
+    assert images_a.shape == (3, *pairs.shape, 3)
+    counts = [len(pairs[i].match_uv_a) for i in range(3)]
+    np.testing.assert_array_equal(np.bincount(samples.match_pair, minlength=3), counts)
+    np.testing.assert_array_equal(samples.match_uv_a[counts[0] :][:2], pairs[1].match_uv_a[:2])
+
+
+def test_unfused_scenes_are_refused(small_dataset):
+    with pytest.raises(DonkitError, match="not fused"):
+        TrainingPairs(scenes(small_dataset), CORRESPOND, PLAIN, 2)
