@@ -44,6 +44,15 @@ class DemoConfig:
     new layouts and views."""
     test_scenes: int = 2
     """Number of held-out scenes."""
+    eval_pairs: int = 100
+    """Held-out pairs the trained descriptors are evaluated on (OUT/runs/demo/eval) ..."""
+    eval_matches: int = 100
+    """... and matches per pair."""
+
+    def validate(self, where: str) -> None:
+        for name in ("test_scenes", "eval_pairs", "eval_matches"):
+            if getattr(self, name) < 1:
+                raise DonkitError(f"{where}.{name} must be at least 1")
 
 
 @dataclass(frozen=True)

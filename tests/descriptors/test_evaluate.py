@@ -1,0 +1,140 @@
+"""Best-match evaluation, on descriptors whose answer is known."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from descriptors.config import CorrespondConfig
+from descriptors.correspondence import View
+from descriptors.evaluate import (
+    best_matches,
+    dense_sift,
+    evaluate_method,
+    evaluation_pairs,
+    sift_at,
+    summarize,
+    world_points,
+)
+from donkit.cli import main
+from geometry import PinholeCamera, backproject_depth, transform
+
+CORRESPOND = CorrespondConfig()
+
+
+def coordinate_descriptors(height: int, width: int) -> torch.Tensor:
+    """(2, H, W): each pixel's own (u, v)."""
+    v, u = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([u, v]).double()
+
+
+def test_descriptors_equal_to_pixel_coordinates_find_every_match():
+    descriptors = coordinate_descriptors(6, 8)
+    uv_b = np.array([[0, 0], [7, 5], [3, 2]])
+    mask = np.ones((6, 8), bool)
+    best, closer = best_matches(torch.from_numpy(uv_b).double(), descriptors, mask, uv_b)
+    np.testing.assert_array_equal(best, uv_b)
+    np.testing.assert_array_equal(closer, 0.0)
+
+
+def test_constant_descriptors_leave_no_pixel_closer_and_pick_the_first():
+    descriptors = torch.ones(3, 4, 5)
+    uv_b = np.array([[2, 2], [4, 3]])
+    mask = np.zeros((4, 5), bool)
+    mask[1:3] = True
+    best, closer = best_matches(torch.ones(2, 3), descriptors, mask, uv_b)
+    np.testing.assert_array_equal(best, [[0, 0], [0, 0]])  # every distance ties
+    np.testing.assert_array_equal(closer, 0.0)
+
+
+def test_fraction_closer_counts_object_pixels_nearer_than_the_true_match():
+    # Descriptor = u: the query 2.2 is nearest to u = 2; with the true match at u = 4, pixels
+    # u = 1, 2, 3 are nearer (|u - 2.2| < 1.8), 3 of the 5 object pixels of the row.
+    descriptors = coordinate_descriptors(1, 5)[:1]
+    best, closer = best_matches(
+        torch.tensor([[2.2]], dtype=torch.double), descriptors, np.ones((1, 5), bool),
+        np.array([[4, 0]]),
+    )  # fmt: skip
+    np.testing.assert_array_equal(best, [[2, 0]])
+    assert closer[0] == pytest.approx(3 / 5)
+
+
+def test_summary_figures_by_hand():
+    errors = np.array([0.0, 3.0, 6.0, 30.0])
+    metrics = summarize(
+        errors, np.array([0.001, np.nan, 0.003, 0.01]), np.array([0, 0.1, 0.2, 0.5])
+    )
+    assert metrics["pixel_error_median"] == 4.5
+    assert metrics["pixel_error_mean"] == pytest.approx(9.75)
+    assert metrics["within_5px"] == 0.5 and metrics["within_10px"] == 0.75
+    # PCK is 1/4 below 3 px, 1/2 from 3 to 6 px, 3/4 from 6 to 20 px: area 12.75 of 20.
+    assert metrics["pck_auc_20px"] == pytest.approx(12.75 / 20, abs=0.002)
+    assert metrics["error_3d_median_m"] == pytest.approx(0.003)
+    assert metrics["fraction_closer_median"] == pytest.approx(0.15)
+
+
+def test_world_points_through_rendered_depth():
+    camera = PinholeCamera(width=4, height=3, fx=2.0, fy=2.0, cx=1.0, cy=1.0)
+    depth = np.full((3, 4), 2.0, np.float32)
+    depth[0, 0] = 0.0
+    pose = np.eye(4)
+    pose[:3, 3] = [1.0, 0.0, 0.0]
+    view = View(camera, pose, depth, np.ones((3, 4), bool))
+    points = world_points(view, np.array([[1, 1], [3, 1], [0, 0]]))
+    # x = (u - cx) / fx * z: pixel (3, 1) is (3 - 1) / 2 * 2 = 2 to the right, then the pose adds 1.
+    np.testing.assert_allclose(points[:2], [[1.0, 0.0, 2.0], [3.0, 0.0, 2.0]])
+    assert np.isnan(points[2]).all()
+
+
+def test_dense_sift_on_a_grid_equals_sift_at_the_grid_pixels():
+    rng = np.random.default_rng(0)
+    image = (rng.random((40, 50, 3)) * 255).astype(np.uint8)
+    dense = dense_sift(image, step_px=2)
+    uv = np.array([[10, 10], [20, 30], [48, 38]])
+    exact = sift_at(image, uv).float()
+    torch.testing.assert_close(dense[:, uv[:, 1], uv[:, 0]].T, exact)
+    assert dense.shape == (128, 40, 50)
+
+
+def test_descriptors_equal_to_3d_positions_give_zero_pixel_error(fused_singles: Path):
+    paths = sorted(fused_singles.glob("scene_*"))
+    pairs = evaluation_pairs(paths, CORRESPOND, pairs=4, matches=50, seed=3)
+    assert pairs
+
+    def world_descriptors(pair):
+        view = pair.view_b
+        points = transform(backproject_depth(view.depth, view.camera.matrix), view.camera_to_world)
+        points[view.depth <= 0] = 1e3  # off the mesh: far from every surface point
+        return torch.from_numpy(pair.xyz).double(), torch.from_numpy(points).permute(2, 0, 1)
+
+    metrics = evaluate_method(world_descriptors, pairs, "xyz", False)
+    assert metrics["pixel_error_median"] == 0.0
+    assert metrics["pixel_error_p90"] <= 1.5  # the nearest pixel of the true projection
+    assert metrics["error_3d_median_m"] < 0.002
+
+
+@pytest.mark.slow
+def test_donkit_evaluate_writes_metrics_for_each_method(fused_singles, tmp_path, capsys):
+    run = tmp_path / "run"
+    quick = ["--set", "train.width=32", "--set", "train.pairs_per_step=1"]
+    assert main(["train", "--data", str(fused_singles), "--out", str(run), "--steps", "1",
+                 "--device", "cpu", *quick]) == 0  # fmt: skip
+    command = [
+        "evaluate",
+        str(run),
+        "--data",
+        str(fused_singles),
+        "--pairs",
+        "3",
+        "--matches",
+        "20",
+    ]
+    assert main(command) == 0
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert metrics["pairs"] == 3 and metrics["matches"] <= 60
+    for method in ("donkit", "sift", "random_init"):
+        assert 0.0 <= metrics[method]["within_5px"] <= metrics[method]["within_20px"] <= 1.0
+    assert "random_init" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path), "--data", str(fused_singles)]) == 1
