@@ -324,7 +324,6 @@ class _Trainer:
                 waited += ready - clock
                 elapsed += done - clock
                 window.append({**log, "step_time_s": done - clock, "data_time_s": ready - clock})
-                clock = done
                 bar.update(1)
                 if self.step % train.log_every == 0 or self.step == train.steps:
                     means = self._log(window, writer)
@@ -336,6 +335,7 @@ class _Trainer:
                     self._validate(writer)
                 if self.step % train.last_every == 0 or self.step == train.steps:
                     self._save()
+                clock = time.perf_counter()  # logs, validation and saving are not step time
         finally:
             bar.close()
             if writer is not None:

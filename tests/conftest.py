@@ -1,5 +1,6 @@
 """A small collected dataset, made once per test session and shared by the collect tests."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -69,4 +70,14 @@ def fused_singles(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "collect.scenes=3",
     )
     collect(small_config(*overrides), root / "raw", workers=2, show_progress=False)
+    return _fused_copy(root / "raw", root / "fused")
+
+
+@pytest.fixture(scope="session")
+def fused_held_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's two held-out scenes (collected with demo.test_seed), fused."""
+    root = tmp_path_factory.mktemp("held_out")
+    config = load_config(None, [])
+    held_out = dataclasses.replace(config.collect, seed=config.demo.test_seed, scenes=2)
+    collect(held_out, root / "raw", workers=2, show_progress=False)
     return _fused_copy(root / "raw", root / "fused")
