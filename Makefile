@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.donkit-setup
 DEMO_OUT ?= out/demo
 
-.PHONY: setup system-deps demo test lint format clean
+.PHONY: setup system-deps test-system-deps demo test lint format clean
 
 setup: $(STAMP)
 
@@ -21,16 +21,32 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -e '.[test,cluster]'
 	touch $(STAMP)
 
-# Open3D needs libusb-1.0 at import time.
-system-deps:
-	@if ldconfig -p | grep -q 'libusb-1.0.so.0'; then \
-		echo "system packages: libusb-1.0 present"; \
+# Debian packages, installed when missing as root; otherwise the command to run is named and
+# make stops. libusb-1.0-0: Open3D needs it at import time. chromium and chromium-driver: only
+# the tests need them (they drive the descriptor viewer in headless Chromium).
+RUNTIME_PACKAGES := libusb-1.0-0
+TEST_PACKAGES := chromium chromium-driver
+define ensure_packages
+	@missing=""; \
+	for package in $(1); do \
+		dpkg -s "$$package" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "system packages: $(1) present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0; \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
 	else \
-		echo "error: Open3D needs the system library libusb-1.0; run 'sudo apt-get install libusb-1.0-0' and retry" >&2; \
+		echo "error: missing system packages:$$missing; run 'sudo apt-get install -y$$missing' and retry" >&2; \
 		exit 1; \
 	fi
+endef
+
+system-deps:
+	$(call ensure_packages,$(RUNTIME_PACKAGES))
+
+test-system-deps:
+	$(call ensure_packages,$(TEST_PACKAGES))
 
 demo: setup
 	$(BIN)/donkit demo --out $(DEMO_OUT)
@@ -43,7 +59,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup lint
+test: setup test-system-deps lint
 	$(BIN)/python -m pytest
 
 clean:

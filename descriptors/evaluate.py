@@ -10,6 +10,7 @@ descriptors. The same pairs give the baselines: dense SIFT and the untrained net
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import View
 from descriptors.network import normalize_images
-from descriptors.pairs import catalog, make_pair, plan_pairs
+from descriptors.pairs import KINDS, catalog, make_pair, plan_pairs
 from geometry import DonkitError, backproject, transform
 from geometry.image_io import write_bytes_atomic
 from geometry.parallel import progress_bar
@@ -42,23 +43,24 @@ DescribePair = Callable[["EvaluationPair"], tuple[torch.Tensor, torch.Tensor]]
 
 @dataclass
 class EvaluationPair:
-    """Two held-out views and their true matches."""
+    """Two held-out views and their true matches (none when they show different objects)."""
 
-    kind: str
+    kind: str  # a pair kind of descriptors.pairs.KINDS
     image_a: np.ndarray  # (H, W, 3) uint8
     image_b: np.ndarray
     view_b: View  # rendered depth, mask and pose of B
-    uv_a: np.ndarray  # (N, 2) int64
-    uv_b: np.ndarray  # (N, 2) int64
-    xyz: np.ndarray  # (N, 3) world points of the matches, metres
+    uv_a: np.ndarray  # (N, 2) int64: match pixels, or object pixels for different objects
+    uv_b: np.ndarray  # (N, 2) int64 true matches; (0, 2) for different objects
+    xyz: np.ndarray  # (N, 3) world points of the matches, metres; (0, 3) for different objects
 
 
 def evaluation_pairs(
     paths: list[Path], correspond: CorrespondConfig, pairs: int, matches: int, seed: int
 ) -> list[EvaluationPair]:
-    """`pairs` pairs with matches (two views of one scene), `matches` matches each at most."""
+    """`pairs` pairs drawn with the correspondence config's kind odds, with `matches` matches
+    each at most (for different objects: `matches` pixels on A's object)."""
     config = dataclasses.replace(
-        correspond, seed=seed, matches=matches, different_object_share=0.0,
+        correspond, seed=seed, matches=matches, cross_object_nonmatches=matches,
         nonmatches_per_match=0, blind_nonmatches=0,
     )  # fmt: skip
     entries, scenes = catalog(paths), [load_scene(path) for path in paths]
@@ -66,43 +68,61 @@ def evaluation_pairs(
     chosen = []
     for plan in plan_pairs(entries, config, pairs):
         sample = make_pair(plan, scenes, views, config, 0)
-        if sample.skipped or len(sample.matches.uv_a) == 0:
+        if plan.kind == "different_object":
+            uv_a, uv_b, xyz = sample.nonmatches.uv_a, np.zeros((0, 2)), np.zeros((0, 3))
+        else:
+            uv_a, uv_b, xyz = sample.matches.uv_a, sample.matches.uv_b, sample.matches.xyz
+        if sample.skipped or len(uv_a) == 0:
             continue
-        scene = scenes[plan.scene_a]
         chosen.append(
             EvaluationPair(
                 plan.kind,
-                scene.rgb(plan.frame_a),
-                scene.rgb(sample.frame_b),
+                scenes[plan.scene_a].rgb(plan.frame_a),
+                scenes[plan.scene_b].rgb(sample.frame_b),
                 views[(plan.scene_b, sample.frame_b)],
-                sample.matches.uv_a.astype(np.int64),
-                sample.matches.uv_b.astype(np.int64),
-                sample.matches.xyz,
+                uv_a.astype(np.int64),
+                uv_b.astype(np.int64),
+                xyz,
             )
         )
     return chosen
 
 
+@dataclass
+class BestMatches:
+    """Where descriptors of A find their nearest neighbours in B."""
+
+    uv: np.ndarray  # (N, 2) int64 best-match pixels (u, v)
+    distance: np.ndarray  # (N,) descriptor distance to the best match
+    true_distance: np.ndarray  # (N,) descriptor distance to the true match (NaN without one)
+    closer: np.ndarray  # (N,) share of B's object pixels nearer than the true match (NaN ...)
+
+
 def best_matches(
-    queries: torch.Tensor, descriptors_b: torch.Tensor, mask_b: np.ndarray, uv_b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best matches in B of descriptors `queries` (N, D), and the share of B's object pixels
-    (`mask_b` (H, W) bool) nearer to each than its true match `uv_b` (N, 2).
+    queries: torch.Tensor,
+    descriptors_b: torch.Tensor,
+    mask_b: np.ndarray,
+    uv_b: np.ndarray | None = None,
+) -> BestMatches:
+    """Best matches in B of descriptors `queries` (N, D), searched over all of B.
 
     Args:
         descriptors_b: (D, H, W).
-
-    Returns:
-        (N, 2) int64 best-match pixels (u, v), and (N,) float shares.
+        mask_b: (H, W) bool, B's object pixels.
+        uv_b: (N, 2) true matches, or None (different objects: there are none).
     """
     dims, _, width = descriptors_b.shape
     flat_b = descriptors_b.reshape(dims, -1).T  # (H * W, D)
     distances = torch.cdist(queries.double(), flat_b.double())  # (N, H * W)
-    best = distances.argmin(dim=1).numpy()
+    best_distance, best = (values.numpy() for values in distances.min(dim=1))
+    uv = np.stack([best % width, best // width], axis=1)
+    if uv_b is None:
+        missing = np.full(len(queries), np.nan)
+        return BestMatches(uv, best_distance, missing, missing.copy())
     true = distances[torch.arange(len(uv_b)), torch.from_numpy(uv_b[:, 1] * width + uv_b[:, 0])]
     on_object = torch.from_numpy(mask_b.reshape(-1))
     closer = (distances[:, on_object] < true[:, None]).double().mean(dim=1).numpy()
-    return np.stack([best % width, best // width], axis=1), closer
+    return BestMatches(uv, best_distance, true.numpy(), closer)
 
 
 def world_points(view: View, uv: np.ndarray) -> np.ndarray:
@@ -136,28 +156,78 @@ def summarize(errors_px: np.ndarray, errors_m: np.ndarray, closer: np.ndarray) -
 
 def evaluate_method(
     describe_pair: DescribePair, pairs: list[EvaluationPair], name: str, show: bool | None
-) -> dict[str, float]:
-    """`summarize` over every match of every pair, for one way of describing images."""
-    errors_px, errors_m, closer = [], [], []
+) -> dict[str, Any]:
+    """`summarize` over every match of the pairs with matches, overall and by pair kind; for
+    pairs of different objects, how often a point's best match on the other object is nearer
+    in descriptor space than the median true match. Per-match pixel errors go under
+    "errors_px" (for the CDF plots; callers drop them before writing JSON)."""
+    found: dict[str, list[BestMatches]] = {}
+    errors_px: dict[str, list[np.ndarray]] = {}
+    errors_m: dict[str, list[np.ndarray]] = {}
     with progress_bar(len(pairs), f"evaluate {name}", show, unit="pair") as bar:
         for pair in pairs:
             queries, descriptors_b = describe_pair(pair)
-            best, share = best_matches(queries, descriptors_b, pair.view_b.mask, pair.uv_b)
-            errors_px.append(np.linalg.norm((best - pair.uv_b).astype(float), axis=1))
-            errors_m.append(np.linalg.norm(world_points(pair.view_b, best) - pair.xyz, axis=1))
-            closer.append(share)
+            matched = pair.kind != "different_object"
+            best = best_matches(
+                queries, descriptors_b, pair.view_b.mask, pair.uv_b if matched else None
+            )
+            found.setdefault(pair.kind, []).append(best)
+            if matched:
+                error = np.linalg.norm((best.uv - pair.uv_b).astype(float), axis=1)
+                errors_px.setdefault(pair.kind, []).append(error)
+                error_m = np.linalg.norm(world_points(pair.view_b, best.uv) - pair.xyz, axis=1)
+                errors_m.setdefault(pair.kind, []).append(error_m)
             bar.update(1)
-    return summarize(*(np.concatenate(values) for values in (errors_px, errors_m, closer)))
+
+    def joined(kinds: list[str], values: dict[str, list[np.ndarray]]) -> np.ndarray:
+        return np.concatenate([value for kind in kinds for value in values[kind]])
+
+    def closer(kinds: list[str]) -> np.ndarray:
+        return np.concatenate([best.closer for kind in kinds for best in found[kind]])
+
+    matched_kinds = [kind for kind in KINDS if kind in errors_px]
+    if not matched_kinds:
+        raise DonkitError("no evaluation pair has true matches: held-out scenes overlap nowhere")
+    results: dict[str, Any] = summarize(
+        joined(matched_kinds, errors_px), joined(matched_kinds, errors_m), closer(matched_kinds)
+    )
+    results["by_kind"] = {
+        kind: {"pairs": len(found[kind])}
+        | summarize(joined([kind], errors_px), joined([kind], errors_m), closer([kind]))
+        for kind in matched_kinds
+    }
+    if "different_object" in found:
+        true_median = np.median(
+            np.concatenate([best.true_distance for kind in matched_kinds for best in found[kind]])
+        )
+        wrong = np.concatenate([best.distance for best in found["different_object"]])
+        results["by_kind"]["different_object"] = {
+            "pairs": len(found["different_object"]),
+            "points": len(wrong),
+            # A point of object X whose nearest pixel of object Y is nearer than a typical true
+            # match would be taken for a match: the lower the better.
+            "share_nearer_than_true_median": float(np.mean(wrong < true_median)),
+        }
+    results["errors_px"] = joined(matched_kinds, errors_px)
+    return results
+
+
+def describe_images(
+    network: torch.nn.Module, images: list[np.ndarray], device: torch.device
+) -> torch.Tensor:
+    """(N, D, H, W) float32 descriptors (on the CPU) of N (H, W, 3) uint8 images, in one batch;
+    the network is put in eval mode."""
+    network = network.to(device).eval()
+    with torch.no_grad():
+        batch = torch.from_numpy(np.stack(images)).to(device)
+        return network(normalize_images(batch)).float().cpu()
 
 
 def network_describer(network: torch.nn.Module, device: torch.device) -> DescribePair:
-    """Descriptors of a network (in eval mode), both images in one batch."""
-    network = network.to(device).eval()
+    """Descriptors of a network, both images in one batch."""
 
-    @torch.no_grad()
     def describe_pair(pair: EvaluationPair) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.from_numpy(np.stack([pair.image_a, pair.image_b])).to(device)
-        descriptors = network(normalize_images(images)).float().cpu()
+        descriptors = describe_images(network, [pair.image_a, pair.image_b], device)
         return descriptors[0][:, pair.uv_a[:, 1], pair.uv_a[:, 0]].T, descriptors[1]
 
     return describe_pair
@@ -197,25 +267,73 @@ def sift_describer(step_px: int = SIFT_GRID_STEP_PX) -> DescribePair:
     return describe_pair
 
 
+METHODS = ("donkit", "random_init", "sift")
+
+
 def metrics_table(results: dict[str, Any]) -> list[list[str]]:
-    """Rows for format_table: one per method."""
-    rows = [["method", "median px", "mean px", "p90 px", "<=5px", "<=10px", "AUC@20", "3D mm"]]
-    for name in ("donkit", "random_init", "sift"):
-        if name in results:
-            m = results[name]
-            rows.append(
-                [
-                    name,
-                    f"{m['pixel_error_median']:.1f}",
-                    f"{m['pixel_error_mean']:.1f}",
-                    f"{m['pixel_error_p90']:.1f}",
-                    f"{100 * m['within_5px']:.0f}%",
-                    f"{100 * m['within_10px']:.0f}%",
-                    f"{m['pck_auc_20px']:.3f}",
-                    f"{1000 * m['error_3d_median_m']:.1f}",
-                ]
-            )
+    """Rows for format_table: a header, then one row per method and one per method and kind."""
+    rows = [["method", "pairs", "median px", "mean px", "p90 px", "<=5px", "<=10px", "AUC@20",
+             "3D mm"]]  # fmt: skip
+
+    def row(name: str, pairs: str, m: dict[str, float]) -> list[str]:
+        return [
+            name,
+            pairs,
+            f"{m['pixel_error_median']:.1f}",
+            f"{m['pixel_error_mean']:.1f}",
+            f"{m['pixel_error_p90']:.1f}",
+            f"{100 * m['within_5px']:.0f}%",
+            f"{100 * m['within_10px']:.0f}%",
+            f"{m['pck_auc_20px']:.3f}",
+            f"{1000 * m['error_3d_median_m']:.1f}",
+        ]
+
+    methods = [name for name in METHODS if name in results]
+    rows += [row(name, str(results["pairs"]), results[name]) for name in methods]
+    for name in methods:
+        for kind, m in results[name].get("by_kind", {}).items():
+            if kind != "different_object":
+                rows.append(row(f"{name}, {kind}", str(m["pairs"]), m))
     return rows
+
+
+def confusion_line(results: dict[str, Any]) -> str:
+    """One line on pairs of different objects, or "" when there were none."""
+    shares = [
+        f"{name} {100 * results[name]['by_kind']['different_object']['share_nearer_than_true_median']:.0f} %"  # noqa: E501
+        for name in METHODS
+        if "different_object" in results.get(name, {}).get("by_kind", {})
+    ]
+    if not shares:
+        return ""
+    return (
+        "different objects: points whose best match on the other object is nearer than the "
+        "median true match: " + ", ".join(shares)
+    )
+
+
+def plot_cdf(errors_px: dict[str, np.ndarray], path: Path, limit_px: float = 100.0) -> None:
+    """Write a PNG of the share of matches within each pixel error, one curve per method."""
+    from matplotlib.figure import Figure  # imported here: slow to import
+
+    figure = Figure(figsize=(6, 4), dpi=100)
+    axes = figure.add_subplot()
+    thresholds = np.linspace(0.0, limit_px, 401)
+    for name, errors in errors_px.items():
+        axes.plot(thresholds, (errors[None, :] <= thresholds[:, None]).mean(axis=1), label=name)
+    axes.axvline(PCK_LIMIT_PX, color="grey", linestyle=":", linewidth=1)
+    axes.set(
+        xlabel="best-match pixel error (px)",
+        ylabel="share of matches within",
+        xlim=(0, limit_px),
+        ylim=(0, 1),
+        title="Best matches on held-out pairs",
+    )
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def evaluate_run(
@@ -245,21 +363,26 @@ def evaluate_run(
     if not chosen:
         raise DonkitError(f"no pair of views under {data} overlaps: nothing to evaluate on")
     device = resolve_device(device_name)
+    describers = {
+        "donkit": network_describer(network, device),
+        "sift": sift_describer(),
+        "random_init": network_describer(untrained, device),
+    }
     results: dict[str, Any] = {
-        "donkit": evaluate_method(
-            network_describer(network, device), chosen, "donkit", show_progress
-        ),
-        "sift": evaluate_method(sift_describer(), chosen, "sift", show_progress),
-        "random_init": evaluate_method(
-            network_describer(untrained, device), chosen, "random_init", show_progress
-        ),
-        "pairs": len(chosen),
-        "matches": int(sum(len(p.uv_a) for p in chosen)),
+        name: evaluate_method(describe_pair, chosen, name, show_progress)
+        for name, describe_pair in describers.items()
+    }
+    errors_px = {name: results[name].pop("errors_px") for name in METHODS}
+    with_matches = [pair for pair in chosen if len(pair.uv_b)]
+    results |= {
+        "pairs": len(with_matches),
+        "matches": int(sum(len(pair.uv_b) for pair in with_matches)),
         "step": int(state["step"]),
         "data": str(data),
     }
     folder = Path(run) / "eval"
     folder.mkdir(parents=True, exist_ok=True)
+    plot_cdf(errors_px, folder / "cdf.png")
     text = json.dumps(results, indent=2)
     write_bytes_atomic(folder / "metrics.json", (text + "\n").encode())
     return results

@@ -230,7 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
             90th percentile, shares within 5/10/20 px, area under the PCK curve to 20 px), its
             3D error through B's rendered depth, and the share of B's object pixels nearer than
             the true match, for the run's network ("donkit"), dense SIFT ("sift") and the same
-            network untrained ("random_init"), on the same pairs. Writes RUN/eval/metrics.json."""
+            network untrained ("random_init"), on the same pairs, overall and by pair kind
+            (same object, multi-object). Pairs of different objects have no true matches: for
+            them, the share of points whose best match on the other object is nearer than the
+            median true match. Writes RUN/eval/metrics.json and RUN/eval/cdf.png (the share of
+            matches within each pixel error, per method)."""
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -244,6 +248,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the pairs (default 0)")
     evaluate.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    visualize = commands.add_parser(
+        "visualize",
+        help="draw a trained run's descriptors, distance heatmaps and best matches",
+        description=textwrap.dedent(
+            """\
+            Draw a run's descriptors on held-out pairs of views of the fused scenes under DATA,
+            into OUT: pair_XX_descriptors.png (A and B beside their descriptors as colours: D = 3
+            shown directly, more projected onto three principal components, one basis for all
+            images) and pair_XX_matches.png (for a few true matches: the pixel of A, and over B
+            the heatmap of descriptor distance to it, the best match as a green circle and the
+            true match as a blue cross). With --html, OUT/viewer.html: one self-contained page
+            where hovering a pixel of one image shows the heatmap and best match in the others."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    visualize.add_argument("run", type=Path, metavar="RUN", help="a `donkit train` run folder")
+    visualize.add_argument(
+        "--data", type=Path, required=True, metavar="DATA", help="held-out scenes"
+    )
+    visualize.add_argument(
+        "--out", type=Path, required=True, metavar="OUT", help="folder for the pictures"
+    )
+    visualize.add_argument("--pairs", type=int, default=4, metavar="N", help="pairs (default 4)")
+    visualize.add_argument(
+        "--pixels", type=int, default=3, metavar="P", help="matches drawn per pair (default 3)"
+    )
+    visualize.add_argument("--html", action="store_true", help="also write OUT/viewer.html")
+    visualize.add_argument("--seed", type=int, default=0, help="seed of the pairs (default 0)")
+    visualize.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
     config = commands.add_parser(
         "config",
@@ -266,8 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fuse them, make a correspondence dataset of the training scenes in "
         "OUT/correspondences (with pictures of 8 pairs in OUT/correspondences/show), train "
         "descriptors into OUT/runs/demo (held-out loss tracked on OUT/data_test), and evaluate "
-        "them against dense SIFT and the untrained network (OUT/runs/demo/eval/metrics.json). "
-        "Finished stages are skipped when run again, and interrupted training continues.",
+        "them against dense SIFT and the untrained network (OUT/runs/demo/eval/metrics.json "
+        "and cdf.png), and draw them (OUT/runs/demo/visualize, with viewer.html to open in a "
+        "browser). Finished stages are skipped when run again, and interrupted training "
+        "continues.",
     )
     _add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
@@ -385,25 +421,53 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from descriptors.checkpoint import RunFolder
-    from descriptors.evaluate import evaluate_run, metrics_table
+    from descriptors.evaluate import evaluate_run
 
     if args.pairs < 1 or args.matches < 1:
         raise DonkitError("--pairs and --matches must be at least 1")
-    run = RunFolder(args.run)
-    if not run.last.is_file():
-        raise DonkitError(f"{args.run} holds no trained model ({run.last} is missing)")
-    config = load_config(run.config)
+    config = _trained_run_config(args.run)
     results = evaluate_run(
         args.run, args.data, config.correspond, config.train, args.pairs, args.matches,
         args.seed, args.device,
     )  # fmt: skip
+    _print_evaluation(results, args.run)
+
+
+def _print_evaluation(results: dict, run: Path) -> None:
+    from descriptors.evaluate import confusion_line, metrics_table
+
     header, *rows = metrics_table(results)
     print(format_table(header, rows))
+    if line := confusion_line(results):
+        print(line)
     print(
-        f"evaluate: {results['pairs']} pairs, {results['matches']} matches -> "
-        f"{args.run / 'eval' / 'metrics.json'}"
+        f"evaluate: {results['pairs']} held-out pairs, {results['matches']} matches -> "
+        f"{run / 'eval' / 'metrics.json'}, CDF plot {run / 'eval' / 'cdf.png'}"
     )
+
+
+def _trained_run_config(run_folder: Path) -> DonkitConfig:
+    from descriptors.checkpoint import RunFolder
+
+    run = RunFolder(run_folder)
+    if not run.last.is_file():
+        raise DonkitError(f"{run_folder} holds no trained model ({run.last} is missing)")
+    return load_config(run.config)
+
+
+def run_visualize(args: argparse.Namespace) -> None:
+    from descriptors.visualize import visualize_run
+
+    if args.pairs < 1 or args.pixels < 1:
+        raise DonkitError("--pairs and --pixels must be at least 1")
+    config = _trained_run_config(args.run)
+    result = visualize_run(
+        args.run, args.data, args.out, config.correspond, args.pairs, args.pixels, args.seed,
+        args.device, args.html,
+    )  # fmt: skip
+    print(f"visualize: {result.pairs} pairs, {len(result.files)} pictures -> {args.out}")
+    if result.viewer is not None:
+        print(f"viewer: {result.viewer}")
 
 
 def run_config(args: argparse.Namespace) -> None:
@@ -422,7 +486,8 @@ def run_demo(args: argparse.Namespace) -> None:
 
     from collect import collect
     from descriptors.dataset import write_dataset
-    from descriptors.evaluate import evaluate_run, metrics_table
+    from descriptors.evaluate import evaluate_run
+    from descriptors.visualize import visualize_run
     from reconstruct import fuse
 
     config = load_config(args.config, args.overrides)
@@ -450,9 +515,12 @@ def run_demo(args: argparse.Namespace) -> None:
         run, args.out / "data_test", config.correspond, config.train, config.demo.eval_pairs,
         config.demo.eval_matches,
     )  # fmt: skip
-    header, *rows = metrics_table(results)
-    print(format_table(header, rows))
-    print(f"evaluate: {results['pairs']} held-out pairs -> {run / 'eval' / 'metrics.json'}")
+    pictures = visualize_run(
+        run, args.out / "data_test", run / "visualize", config.correspond, html=True
+    )
+    print(f"visualize: {len(pictures.files)} pictures of {pictures.pairs} held-out pairs")
+    _print_evaluation(results, run)
+    print(f"viewer: {pictures.viewer} (hover a pixel to see its best matches)")
 
 
 def _demo_train(config: DonkitConfig, data: Path, held_out: Path, run: Path) -> None:
@@ -478,6 +546,7 @@ COMMANDS = {
     "correspond": run_correspond,
     "train": run_train,
     "evaluate": run_evaluate,
+    "visualize": run_visualize,
     "config": run_config,
     "demo": run_demo,
 }

@@ -10,6 +10,7 @@ import torch
 from descriptors.config import CorrespondConfig
 from descriptors.correspondence import View
 from descriptors.evaluate import (
+    EvaluationPair,
     best_matches,
     dense_sift,
     evaluate_method,
@@ -34,9 +35,11 @@ def test_descriptors_equal_to_pixel_coordinates_find_every_match():
     descriptors = coordinate_descriptors(6, 8)
     uv_b = np.array([[0, 0], [7, 5], [3, 2]])
     mask = np.ones((6, 8), bool)
-    best, closer = best_matches(torch.from_numpy(uv_b).double(), descriptors, mask, uv_b)
-    np.testing.assert_array_equal(best, uv_b)
-    np.testing.assert_array_equal(closer, 0.0)
+    found = best_matches(torch.from_numpy(uv_b).double(), descriptors, mask, uv_b)
+    np.testing.assert_array_equal(found.uv, uv_b)
+    np.testing.assert_array_equal(found.closer, 0.0)
+    np.testing.assert_array_equal(found.distance, 0.0)
+    np.testing.assert_array_equal(found.true_distance, 0.0)
 
 
 def test_constant_descriptors_leave_no_pixel_closer_and_pick_the_first():
@@ -44,21 +47,33 @@ def test_constant_descriptors_leave_no_pixel_closer_and_pick_the_first():
     uv_b = np.array([[2, 2], [4, 3]])
     mask = np.zeros((4, 5), bool)
     mask[1:3] = True
-    best, closer = best_matches(torch.ones(2, 3), descriptors, mask, uv_b)
-    np.testing.assert_array_equal(best, [[0, 0], [0, 0]])  # every distance ties
-    np.testing.assert_array_equal(closer, 0.0)
+    found = best_matches(torch.ones(2, 3), descriptors, mask, uv_b)
+    np.testing.assert_array_equal(found.uv, [[0, 0], [0, 0]])  # every distance ties
+    np.testing.assert_array_equal(found.closer, 0.0)
 
 
 def test_fraction_closer_counts_object_pixels_nearer_than_the_true_match():
     # Descriptor = u: the query 2.2 is nearest to u = 2; with the true match at u = 4, pixels
     # u = 1, 2, 3 are nearer (|u - 2.2| < 1.8), 3 of the 5 object pixels of the row.
     descriptors = coordinate_descriptors(1, 5)[:1]
-    best, closer = best_matches(
+    found = best_matches(
         torch.tensor([[2.2]], dtype=torch.double), descriptors, np.ones((1, 5), bool),
         np.array([[4, 0]]),
     )  # fmt: skip
-    np.testing.assert_array_equal(best, [[2, 0]])
-    assert closer[0] == pytest.approx(3 / 5)
+    np.testing.assert_array_equal(found.uv, [[2, 0]])
+    assert found.closer[0] == pytest.approx(3 / 5)
+    assert found.distance[0] == pytest.approx(0.2)
+    assert found.true_distance[0] == pytest.approx(1.8)
+
+
+def test_without_true_matches_only_the_best_match_is_known():
+    descriptors = coordinate_descriptors(1, 5)[:1]
+    found = best_matches(
+        torch.tensor([[3.6]], dtype=torch.double), descriptors, np.ones((1, 5), bool)
+    )
+    np.testing.assert_array_equal(found.uv, [[4, 0]])
+    assert found.distance[0] == pytest.approx(0.4)
+    assert np.isnan(found.true_distance[0]) and np.isnan(found.closer[0])
 
 
 def test_summary_figures_by_hand():
@@ -100,7 +115,9 @@ def test_dense_sift_on_a_grid_equals_sift_at_the_grid_pixels():
 
 def test_descriptors_equal_to_3d_positions_give_zero_pixel_error(fused_singles: Path):
     paths = sorted(fused_singles.glob("scene_*"))
-    pairs = evaluation_pairs(paths, CORRESPOND, pairs=4, matches=50, seed=3)
+    pairs = evaluation_pairs(paths, CORRESPOND, pairs=8, matches=50, seed=3)
+    # Pairs of different objects have no true matches, hence no 3D points to describe A with.
+    pairs = [pair for pair in pairs if pair.kind != "different_object"]
     assert pairs
 
     def world_descriptors(pair):
@@ -133,8 +150,36 @@ def test_donkit_evaluate_writes_metrics_for_each_method(fused_singles, tmp_path,
     ]
     assert main(command) == 0
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    assert metrics["pairs"] == 3 and metrics["matches"] <= 60
+    assert (run / "eval" / "cdf.png").read_bytes().startswith(b"\x89PNG")
+    different = metrics["donkit"]["by_kind"].get("different_object", {"pairs": 0})["pairs"]
+    assert metrics["pairs"] + different == 3 and metrics["matches"] <= 20 * metrics["pairs"]
     for method in ("donkit", "sift", "random_init"):
         assert 0.0 <= metrics[method]["within_5px"] <= metrics[method]["within_20px"] <= 1.0
     assert "random_init" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path), "--data", str(fused_singles)]) == 1
+
+
+def test_pairs_of_different_objects_count_best_matches_nearer_than_a_true_match():
+    camera = PinholeCamera(width=4, height=3, fx=2.0, fy=2.0, cx=1.0, cy=1.0)
+    view = View(camera, np.eye(4), np.full((3, 4), 2.0, np.float32), np.ones((3, 4), bool))
+    image = np.zeros((3, 4, 3), np.uint8)
+    uv = np.array([[0, 0], [1, 0]])
+    same = EvaluationPair("same_object", image, image, view, uv, uv, world_points(view, uv))
+    other = np.array([[0, 0], [1, 1], [2, 2]])
+    different = EvaluationPair(
+        "different_object", image, image, view, other, np.zeros((0, 2)), np.zeros((0, 3))
+    )
+
+    def describe(pair):
+        if pair.kind == "same_object":  # descriptor = u; true distances 0.5 and 0
+            return torch.tensor([[0.5], [1.0]]), coordinate_descriptors(3, 4)[:1]
+        return torch.tensor([[0.1], [0.3], [2.5]]), torch.zeros(1, 3, 4)  # best distances = |q|
+
+    metrics = evaluate_method(describe, [same, different], "hand", False)
+    # The tie at 0.5 (u = 0 and u = 1) goes to the first pixel, the true match: no error.
+    assert metrics["pixel_error_median"] == 0.0 and metrics["error_3d_median_m"] == 0.0
+    # Median true distance 0.25: of best distances 0.1, 0.3 and 2.5, one is nearer.
+    confused = metrics["by_kind"]["different_object"]
+    assert confused == {"pairs": 1, "points": 3, "share_nearer_than_true_median": 1 / 3}
+    assert metrics["by_kind"]["same_object"]["pairs"] == 1
+    np.testing.assert_array_equal(metrics["errors_px"], [0.0, 0.0])
