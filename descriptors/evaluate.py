@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import View
 from descriptors.network import normalize_images
-from descriptors.pairs import KINDS, catalog, make_pair, plan_pairs
+from descriptors.pairs import catalog, make_pair, plan_pairs
 from geometry import DonkitError, backproject, transform
 from geometry.image_io import write_bytes_atomic
 from geometry.parallel import progress_bar
@@ -45,13 +45,14 @@ DescribePair = Callable[["EvaluationPair"], tuple[torch.Tensor, torch.Tensor]]
 class EvaluationPair:
     """Two held-out views and their true matches (none when they show different objects)."""
 
-    kind: str  # a pair kind of descriptors.pairs.KINDS
+    kind: str  # a pair kind of descriptors.pairs.KINDS, or "cross_instance"
     image_a: np.ndarray  # (H, W, 3) uint8
     image_b: np.ndarray
     view_b: View  # rendered depth, mask and pose of B
     uv_a: np.ndarray  # (N, 2) int64: match pixels, or object pixels for different objects
     uv_b: np.ndarray  # (N, 2) int64 true matches; (0, 2) for different objects
     xyz: np.ndarray  # (N, 3) world points of the matches, metres; (0, 3) for different objects
+    instances: tuple[str, str] = ("", "")  # "scene/object" of A and B, across instances only
 
 
 def evaluation_pairs(
@@ -136,6 +137,12 @@ def world_points(view: View, uv: np.ndarray) -> np.ndarray:
     return points
 
 
+FIGURES = (
+    "pixel_error_median", "pixel_error_mean", "pixel_error_p90", "within_5px", "within_10px",
+    "within_20px", "pck_auc_20px", "error_3d_median_m", "fraction_closer_median",
+)  # fmt: skip
+
+
 def summarize(errors_px: np.ndarray, errors_m: np.ndarray, closer: np.ndarray) -> dict[str, float]:
     """The metrics of ARCHITECTURE.md / the evaluation issue, from per-match errors."""
     thresholds = np.linspace(0.0, PCK_LIMIT_PX, 201)
@@ -185,7 +192,7 @@ def evaluate_method(
     def closer(kinds: list[str]) -> np.ndarray:
         return np.concatenate([best.closer for kind in kinds for best in found[kind]])
 
-    matched_kinds = [kind for kind in KINDS if kind in errors_px]
+    matched_kinds = list(errors_px)
     if not matched_kinds:
         raise DonkitError("no evaluation pair has true matches: held-out scenes overlap nowhere")
     results: dict[str, Any] = summarize(
@@ -294,6 +301,10 @@ def metrics_table(results: dict[str, Any]) -> list[list[str]]:
         for kind, m in results[name].get("by_kind", {}).items():
             if kind != "different_object":
                 rows.append(row(f"{name}, {kind}", str(m["pairs"]), m))
+    crossing = results.get("cross_instance", {})
+    for name in methods:
+        if name in crossing:
+            rows.append(row(f"{name}, across instances", str(crossing["pairs"]), crossing[name]))
     return rows
 
 
@@ -354,6 +365,7 @@ def evaluate_run(
         correspond, train: the run's config sections (pair policy; the untrained network).
     """
     from descriptors.checkpoint import load_network
+    from descriptors.cross_instance import cross_instance_pairs  # it builds on this module
     from descriptors.train import build_network, resolve_device
 
     network, state = load_network(run)
@@ -373,6 +385,16 @@ def evaluate_run(
         for name, describe_pair in describers.items()
     }
     errors_px = {name: results[name].pop("errors_px") for name in METHODS}
+    crossing = cross_instance_pairs(
+        paths, max(1, pairs // 4), matches, seed, correspond.edge_threshold_m
+    )
+    if crossing:  # simulated scenes with two instances of a class
+        across: dict[str, Any] = {}
+        for name, describe_pair in describers.items():
+            figures = evaluate_method(describe_pair, crossing, f"{name} across", show_progress)
+            across[name] = {key: value for key, value in figures.items() if key in FIGURES}
+        matches_across = int(sum(len(pair.uv_b) for pair in crossing))
+        results["cross_instance"] = across | {"pairs": len(crossing), "matches": matches_across}
     with_matches = [pair for pair in chosen if len(pair.uv_b)]
     results |= {
         "pairs": len(with_matches),

@@ -173,12 +173,19 @@ def train_descriptors(
         print(f"train: leaving out {len(partial)} unfinished scene(s) under {data}")
     if processes.world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # With two CPU threads, some reductions otherwise add in a varying order, and the difference
+    # in the 7th digit grows into another model within a few hundred steps. Where an op has no
+    # deterministic kernel (on CUDA), torch warns instead of failing.
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         return _Trainer(
             config_plain, correspond, train, scenes, held_out, run, resume, device, processes,
             show_progress, {"data": str(data), "validation_data": str(validation_data or "")},
         ).run()  # fmt: skip
     finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         if processes.world > 1:
             dist.destroy_process_group()
 

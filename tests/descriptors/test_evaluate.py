@@ -10,6 +10,7 @@ import torch
 from descriptors.config import CorrespondConfig
 from descriptors.correspondence import View
 from descriptors.evaluate import (
+    FIGURES,
     EvaluationPair,
     best_matches,
     dense_sift,
@@ -88,6 +89,7 @@ def test_summary_figures_by_hand():
     assert metrics["pck_auc_20px"] == pytest.approx(12.75 / 20, abs=0.002)
     assert metrics["error_3d_median_m"] == pytest.approx(0.003)
     assert metrics["fraction_closer_median"] == pytest.approx(0.15)
+    assert tuple(metrics) == FIGURES
 
 
 def test_world_points_through_rendered_depth():
@@ -155,6 +157,11 @@ def test_donkit_evaluate_writes_metrics_for_each_method(fused_singles, tmp_path,
     assert metrics["pairs"] + different == 3 and metrics["matches"] <= 20 * metrics["pairs"]
     for method in ("donkit", "sift", "random_init"):
         assert 0.0 <= metrics[method]["within_5px"] <= metrics[method]["within_20px"] <= 1.0
+    # box_tea and box_cereal are two instances of the class box.
+    across = metrics["cross_instance"]
+    assert across["pairs"] >= 1 and across["matches"] >= 1
+    for method in ("donkit", "sift", "random_init"):
+        assert set(across[method]) == set(FIGURES)
     assert "random_init" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path), "--data", str(fused_singles)]) == 1
 

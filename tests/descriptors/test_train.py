@@ -114,3 +114,17 @@ def test_two_processes_under_torchrun_keep_identical_parameters(fused_singles, t
     assert summary["ranks"] == 2 and summary["rank_parameter_spread"] == 0.0
     assert load_checkpoint(run)["step"] == 3
     assert result.stdout.count("train: steps 0-3") == 1  # one summary line, from rank 0
+
+
+@pytest.mark.slow
+def test_the_same_config_trains_the_same_model_with_two_threads(fused_demo_scenes, tmp_path):
+    # The demo network at full width: with two CPU threads its backward pass reduced in varying
+    # order (runs differed from the 4th step on) until training asked for deterministic kernels.
+    assert torch.get_num_threads() >= 2
+    runs = [tmp_path / "first", tmp_path / "second"]
+    for run in runs:
+        assert train("--data", str(fused_demo_scenes), "--out", str(run), "--steps", "8",
+                     overrides=("train.log_every=1",)) == 0  # fmt: skip
+    first, second = (losses(run) for run in runs)
+    assert len(first) == 8 and first == second
+    assert not torch.are_deterministic_algorithms_enabled()  # the setting is put back

@@ -1,0 +1,179 @@
+"""True matches across two instances of one class, from the simulator's ground truth.
+
+sim_assets makes every instance of a class from one canonical mesh scaled per object axis, so a
+surface point of instance X has a corresponding point on instance Y: into X's object frame,
+divided by X's scale (the canonical point), times Y's scale, out of Y's object frame. A pixel of a
+view of X therefore has a true match in a view of Y wherever that point is visible: where B's
+sensor depth agrees with the point's depth and B's segmentation shows Y. Class-consistent
+descriptors should find it. Only simulated scenes (with ground_truth/) have such pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from descriptors.correspondence import View
+from descriptors.evaluate import EvaluationPair
+from descriptors.pairs import load_view
+from geometry import backproject, invert_pose, project, transform
+from geometry.image_io import read_labels, read_yaml
+from geometry.scene_io import (
+    SCENE_YAML,
+    SEGMENTATION_DIR,
+    Scene,
+    load_scene,
+    pose_from_dict,
+    segmentation_filename,
+)
+
+VISIBLE_WITHIN_M = 0.005  # B's sensor depth this close to the point's depth: nothing hides it
+MIN_PIXELS = 200  # an instance smaller than this in a view is not worth a pair
+_ATTEMPTS_PER_MATCH = 4  # pixels of A tried per match wanted (some land hidden or off Y)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One object of a simulated scene."""
+
+    scene: int  # position in the list of scenes
+    name: str
+    object_class: str
+    object_to_world: np.ndarray  # (4, 4)
+    scale: np.ndarray  # (3,) the instance's mesh is the canonical mesh times this, per axis
+    segmentation_id: int
+
+
+def transfer(points: np.ndarray, source: Instance, target: Instance) -> np.ndarray:
+    """(N, 3) world points on `target` at the canonical positions of world points `points`
+    (N, 3) on `source`."""
+    canonical = transform(points, invert_pose(source.object_to_world)) / source.scale
+    return transform(canonical * target.scale, target.object_to_world)
+
+
+def instances(paths: list[Path]) -> list[Instance]:
+    """The non-distractor objects of every scene that has ground truth."""
+    found = []
+    for position, path in enumerate(paths):
+        truth = Path(path) / SCENE_YAML
+        if not truth.is_file():
+            continue
+        for entry in read_yaml(truth, "ground truth")["objects"]:
+            if entry.get("distractor", False):
+                continue
+            found.append(
+                Instance(
+                    position,
+                    entry["name"],
+                    entry["class"],
+                    pose_from_dict(entry["object_to_world"], f"{truth}: {entry['name']}"),
+                    np.asarray(entry["scale"], np.float64),
+                    int(entry["segmentation_id"]),
+                )
+            )
+    return found
+
+
+def _segmentation(scene: Scene, position: int) -> np.ndarray:
+    index = scene.frames[position].index
+    return read_labels(scene.path / SEGMENTATION_DIR / segmentation_filename(index))
+
+
+def _views_showing(scene: Scene, instance: Instance) -> list[int]:
+    return [
+        position
+        for position in range(len(scene.frames))
+        if np.count_nonzero(_segmentation(scene, position) == instance.segmentation_id)
+        >= MIN_PIXELS
+    ]
+
+
+def cross_instance_pairs(
+    paths: list[Path], pairs: int, matches: int, seed: int, edge_threshold_m: float = 0.02
+) -> list[EvaluationPair]:
+    """Up to `pairs` pairs (kind "cross_instance"): a view of instance X, a view of another
+    instance Y of its class, and up to `matches` true matches between them."""
+    found = instances(paths)
+    partners = [
+        (x, y)
+        for x in found
+        for y in found
+        if x.object_class == y.object_class and x.name != y.name
+    ]
+    if not partners:
+        return []
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1A55]))
+    scenes = {x.scene: load_scene(paths[x.scene]) for pair in partners for x in pair}
+    showing: dict[tuple[int, str], list[int]] = {}
+    chosen = []
+    for _ in range(pairs * 3):  # some draws find no visible match
+        if len(chosen) == pairs:
+            break
+        x, y = partners[int(rng.integers(len(partners)))]
+        for instance in (x, y):
+            key = (instance.scene, instance.name)
+            if key not in showing:
+                showing[key] = _views_showing(scenes[instance.scene], instance)
+        views_x, views_y = showing[(x.scene, x.name)], showing[(y.scene, y.name)]
+        if not views_x or not views_y:
+            continue
+        frame_a = views_x[int(rng.integers(len(views_x)))]
+        frame_b = views_y[int(rng.integers(len(views_y)))]
+        view_b = load_view(scenes[y.scene], frame_b, edge_threshold_m)
+        pair = _pair(scenes[x.scene], frame_a, x, scenes[y.scene], frame_b, y, view_b, matches, rng)
+        if pair is not None:
+            chosen.append(pair)
+    return chosen
+
+
+def _pair(
+    scene_a: Scene,
+    frame_a: int,
+    x: Instance,
+    scene_b: Scene,
+    frame_b: int,
+    y: Instance,
+    view_b: View,
+    matches: int,
+    rng: np.random.Generator,
+) -> EvaluationPair | None:
+    depth_a, depth_b = scene_a.depth(frame_a), scene_b.depth(frame_b)
+    on_x = np.flatnonzero((_segmentation(scene_a, frame_a) == x.segmentation_id) & (depth_a > 0))
+    tried = rng.choice(on_x, min(len(on_x), matches * _ATTEMPTS_PER_MATCH), replace=False)
+    width = depth_a.shape[1]
+    uv_a = np.stack([tried % width, tried // width], axis=1)
+    camera_a = scene_a.camera.matrix
+    points = transform(
+        backproject(uv_a.astype(np.float64), depth_a.reshape(-1)[tried].astype(np.float64),
+                    camera_a),
+        scene_a.frames[frame_a].camera_to_world,
+    )  # fmt: skip
+    on_y = transfer(points, x, y)
+    world_to_b = invert_pose(scene_b.frames[frame_b].camera_to_world)
+    uv_b_exact, z_b = project(transform(on_y, world_to_b), scene_b.camera.matrix)
+    uv_b = np.round(uv_b_exact).astype(np.int64)
+    height_b, width_b = depth_b.shape
+    inside = (
+        (z_b > 0)
+        & (uv_b[:, 0] >= 0) & (uv_b[:, 0] < width_b)
+        & (uv_b[:, 1] >= 0) & (uv_b[:, 1] < height_b)
+    )  # fmt: skip
+    keep = np.flatnonzero(inside)
+    seen_depth = depth_b[uv_b[keep, 1], uv_b[keep, 0]]
+    labels = _segmentation(scene_b, frame_b)[uv_b[keep, 1], uv_b[keep, 0]]
+    visible = (np.abs(seen_depth - z_b[keep]) < VISIBLE_WITHIN_M) & (labels == y.segmentation_id)
+    keep = keep[visible][:matches]
+    if len(keep) == 0:
+        return None
+    return EvaluationPair(
+        "cross_instance",
+        scene_a.rgb(frame_a),
+        scene_b.rgb(frame_b),
+        view_b,
+        uv_a[keep].astype(np.int64),
+        uv_b[keep],
+        on_y[keep],
+        (f"{scene_a.path.name}/{x.name}", f"{scene_b.path.name}/{y.name}"),
+    )
