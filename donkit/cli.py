@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/correspondences (with pictures of 8 pairs in OUT/correspondences/show), train "
         "descriptors into OUT/runs/demo (held-out loss tracked on OUT/data_test), and evaluate "
         "them against dense SIFT and the untrained network (OUT/runs/demo/eval/metrics.json "
-        "and cdf.png), and draw them (OUT/runs/demo/visualize, with viewer.html to open in a "
+        "and cdf.png), and draw them (OUT/runs/demo/viz, with viewer.html to open in a "
         "browser). Finished stages are skipped when run again, and interrupted training "
         "continues.",
     )
@@ -515,9 +515,7 @@ def run_demo(args: argparse.Namespace) -> None:
         run, args.out / "data_test", config.correspond, config.train, config.demo.eval_pairs,
         config.demo.eval_matches,
     )  # fmt: skip
-    pictures = visualize_run(
-        run, args.out / "data_test", run / "visualize", config.correspond, html=True
-    )
+    pictures = visualize_run(run, args.out / "data_test", run / "viz", config.correspond, html=True)
     print(f"visualize: {len(pictures.files)} pictures of {pictures.pairs} held-out pairs")
     _print_evaluation(results, run)
     print(f"viewer: {pictures.viewer} (hover a pixel to see its best matches)")
