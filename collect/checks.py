@@ -29,14 +29,12 @@ from geometry import (
     project,
     transform,
 )
-from geometry.image_io import read_labels, read_yaml
+from geometry.image_io import read_yaml
 from geometry.scene_io import (
     SCENE_YAML,
-    SEGMENTATION_DIR,
     Scene,
     load_scene,
     pose_from_dict,
-    segmentation_filename,
 )
 
 OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
@@ -134,10 +132,7 @@ def segmentation_agreement(
     description = read_yaml(root / SCENE_YAML, "ground truth")
     table_height = description["table"]["height_m"]
     k = scene.camera.matrix
-    segmentations = [
-        read_labels(root / SEGMENTATION_DIR / segmentation_filename(frame.index))
-        for frame in scene.frames
-    ]
+    segmentations = [scene.segmentation(position) for position in range(len(scene.frames))]
     depths = [scene.depth(position) for position in range(len(scene.frames))]
     results = []
     for obj in description["objects"]:

@@ -19,14 +19,12 @@ from descriptors.correspondence import View
 from descriptors.evaluate import EvaluationPair
 from descriptors.pairs import load_view
 from geometry import backproject, invert_pose, project, transform
-from geometry.image_io import read_labels, read_yaml
+from geometry.image_io import read_yaml
 from geometry.scene_io import (
     SCENE_YAML,
-    SEGMENTATION_DIR,
     Scene,
     load_scene,
     pose_from_dict,
-    segmentation_filename,
 )
 
 VISIBLE_WITHIN_M = 0.005  # B's sensor depth this close to the point's depth: nothing hides it
@@ -76,17 +74,11 @@ def instances(paths: list[Path]) -> list[Instance]:
     return found
 
 
-def _segmentation(scene: Scene, position: int) -> np.ndarray:
-    index = scene.frames[position].index
-    return read_labels(scene.path / SEGMENTATION_DIR / segmentation_filename(index))
-
-
 def _views_showing(scene: Scene, instance: Instance) -> list[int]:
     return [
         position
         for position in range(len(scene.frames))
-        if np.count_nonzero(_segmentation(scene, position) == instance.segmentation_id)
-        >= MIN_PIXELS
+        if np.count_nonzero(scene.segmentation(position) == instance.segmentation_id) >= MIN_PIXELS
     ]
 
 
@@ -140,7 +132,7 @@ def _pair(
     rng: np.random.Generator,
 ) -> EvaluationPair | None:
     depth_a, depth_b = scene_a.depth(frame_a), scene_b.depth(frame_b)
-    on_x = np.flatnonzero((_segmentation(scene_a, frame_a) == x.segmentation_id) & (depth_a > 0))
+    on_x = np.flatnonzero((scene_a.segmentation(frame_a) == x.segmentation_id) & (depth_a > 0))
     tried = rng.choice(on_x, min(len(on_x), matches * _ATTEMPTS_PER_MATCH), replace=False)
     width = depth_a.shape[1]
     uv_a = np.stack([tried % width, tried // width], axis=1)
@@ -162,7 +154,7 @@ def _pair(
     )  # fmt: skip
     keep = np.flatnonzero(inside)
     seen_depth = depth_b[uv_b[keep, 1], uv_b[keep, 0]]
-    labels = _segmentation(scene_b, frame_b)[uv_b[keep, 1], uv_b[keep, 0]]
+    labels = scene_b.segmentation(frame_b)[uv_b[keep, 1], uv_b[keep, 0]]
     visible = (np.abs(seen_depth - z_b[keep]) < VISIBLE_WITHIN_M) & (labels == y.segmentation_id)
     keep = keep[visible][:matches]
     if len(keep) == 0:

@@ -18,6 +18,7 @@ from geometry.errors import DonkitError
 from geometry.image_io import (
     finite_float,
     read_depth,
+    read_labels,
     read_rgb,
     read_yaml,
     whole_number,
@@ -81,6 +82,11 @@ class Scene:
     def depth(self, position: int) -> np.ndarray:
         """(H, W) float32 depth in metres (0 = no reading) of the frame at `position`."""
         return read_depth(self.frames[position].depth_path)
+
+    def segmentation(self, position: int) -> np.ndarray:
+        """(H, W) object ids (ground_truth/, simulated scenes only) of the frame at `position`."""
+        index = self.frames[position].index
+        return read_labels(self.path / SEGMENTATION_DIR / segmentation_filename(index))
 
 
 def camera_info_dict(camera: PinholeCamera) -> dict[str, Any]:

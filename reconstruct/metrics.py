@@ -26,13 +26,11 @@ import open3d.core as o3c
 import trimesh
 
 from geometry import DonkitError, inside_image, invert_pose, project, transform
-from geometry.image_io import read_labels, read_yaml
+from geometry.image_io import read_yaml
 from geometry.scene_io import (
     SCENE_YAML,
-    SEGMENTATION_DIR,
     Scene,
     pose_from_dict,
-    segmentation_filename,
 )
 from reconstruct.render import MeshRenderer
 from reconstruct.tsdf import TriangleMesh
@@ -240,11 +238,9 @@ def evaluate_scene(
     surfaces = surface_metrics(fused, objects, references)
     fused_renderer = MeshRenderer(fused)
     ious, depth_errors = [], []
-    for frame, sensor in zip(scene.frames, sensor_depths, strict=True):
+    for position, (frame, sensor) in enumerate(zip(scene.frames, sensor_depths, strict=True)):
         rendered = fused_renderer.depth(scene.camera, frame.camera_to_world)
-        segmentation = read_labels(
-            scene.path / SEGMENTATION_DIR / segmentation_filename(frame.index)
-        )
+        segmentation = scene.segmentation(position)
         ious.append(mask_iou(rendered > 0, segmentation > 0))
         on_object = (segmentation > 0) & (rendered > 0) & (sensor > 0)
         depth_errors.append(np.abs(rendered[on_object] - sensor[on_object]))
