@@ -17,11 +17,10 @@ import base64
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from geometry import DonkitError
-from geometry.image_io import write_bytes_atomic
+from geometry.image_io import encode_rgb, write_bytes_atomic
 
 DISPLAY_WIDTH_PX = 640  # images are shown at the integer zoom that brings them nearest this width
 SIGMA_SHARE = 0.1  # heatmap scale: this share of the typical distance between two random pixels
@@ -159,10 +158,7 @@ def _first_three(codes: np.ndarray) -> np.ndarray:
 
 
 def _png_base64(rgb: np.ndarray) -> str:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode {rgb.dtype} {rgb.shape} as PNG")
-    return base64.b64encode(encoded.tobytes()).decode("ascii")
+    return base64.b64encode(encode_rgb(rgb)).decode("ascii")
 
 
 _PAGE = """<!DOCTYPE html>

@@ -51,11 +51,15 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
+def _encode_png(image: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", image, PNG_OPTIONS)
     if not ok:
         raise RuntimeError(f"OpenCV could not encode {image.dtype} {image.shape} as PNG")
-    write_bytes_atomic(path, encoded.tobytes())
+    return encoded.tobytes()
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    write_bytes_atomic(path, _encode_png(image))
 
 
 def _read_png(path: Path, what: str) -> np.ndarray:
@@ -96,11 +100,16 @@ def _png_structure_is_sound(data: bytes) -> bool:
     return False
 
 
-def write_rgb(path: Path, rgb: np.ndarray) -> None:
-    """Write an (H, W, 3) uint8 RGB image as PNG."""
+def encode_rgb(rgb: np.ndarray) -> bytes:
+    """The PNG bytes of an (H, W, 3) uint8 RGB image, as `write_rgb` writes them."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"RGB images are (H, W, 3) uint8; got {rgb.dtype} {rgb.shape}")
-    _write_png(path, np.ascontiguousarray(rgb[:, :, ::-1]))
+    return _encode_png(np.ascontiguousarray(rgb[:, :, ::-1]))
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 RGB image as PNG."""
+    write_bytes_atomic(path, encode_rgb(rgb))
 
 
 def read_rgb(path: Path) -> np.ndarray:
