@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import collect
-from collect.scene import LAYOUT_STREAM, _build_world, _rng, draw_scene
+from collect.scene import LAYOUT_STREAM, build_world, draw_scene, random_stream
 from collect.world import SimWorld
 from donkit.table import format_table
 from geometry import DonkitError
@@ -94,11 +94,11 @@ def raw_render_seconds(config: collect.CollectConfig, root: Path) -> tuple[float
         joints = read_yaml(root / collect.scene_name(index) / SCENE_YAML)["robot"][
             "joint_positions"
         ]
-        draw = draw_scene(config, _rng(config.seed, index, LAYOUT_STREAM))
+        draw = draw_scene(config, random_stream(config.seed, index, LAYOUT_STREAM))
         if not np.allclose(scene.camera.matrix, draw.camera.matrix):
             raise RuntimeError(f"{scene.path}: intrinsics differ from the redrawn scene's")
         with SimWorld(camera_config.renderer, config.robot.time_step_s) as world:
-            built = _build_world(world, config, draw)
+            built = build_world(world, config, draw)
             for frame in scene.frames:
                 built.arm.set_configuration(np.array(joints[frame.index]))
                 arguments = world.camera_image_arguments(

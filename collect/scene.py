@@ -189,15 +189,15 @@ def collect_scene(
 
     timings: Counter[str] = Counter()
     try:
-        draw = draw_scene(config, _rng(config.seed, scene_index, LAYOUT_STREAM))
+        draw = draw_scene(config, random_stream(config.seed, scene_index, LAYOUT_STREAM))
         with SimWorld(config.camera.renderer, config.robot.time_step_s, gui=gui) as world:
-            built = _build_world(world, config, draw)
+            built = build_world(world, config, draw)
             timings["setup"] = time.perf_counter() - started
             plan = _plan_views(
                 built,
                 config,
-                _rng(config.seed, scene_index, ORBIT_STREAM),
-                _rng(config.seed, scene_index, IK_STREAM),
+                random_stream(config.seed, scene_index, ORBIT_STREAM),
+                random_stream(config.seed, scene_index, IK_STREAM),
             )
             timings["planning"] = time.perf_counter() - started - timings["setup"]
             frames = _record(
@@ -257,13 +257,13 @@ def _report_of_finished(scene: Path) -> SceneReport:
     return SceneReport(scene.name, "skipped", len(load_scene(scene).frames), dropped=dropped)
 
 
-def _rng(*key: int) -> np.random.Generator:
+def random_stream(*key: int) -> np.random.Generator:
     """An independent random stream per purpose: (seed, scene index, stream, [frame])."""
     return np.random.default_rng(np.random.SeedSequence(list(key)))
 
 
 @dataclass
-class _BuiltWorld:
+class BuiltWorld:
     arm: Arm
     object_bodies: list[int]
     obstacles: list[int]
@@ -273,7 +273,7 @@ class _BuiltWorld:
     camera_to_tool: np.ndarray
 
 
-def _build_world(world: SimWorld, config: CollectConfig, draw: SceneDraw) -> _BuiltWorld:
+def build_world(world: SimWorld, config: CollectConfig, draw: SceneDraw) -> BuiltWorld:
     table_height = config.scene.table_height_m
     table = build_box(
         (*TABLE_SIZE_M, table_height),
@@ -315,7 +315,7 @@ def _build_world(world: SimWorld, config: CollectConfig, draw: SceneDraw) -> _Bu
         rotation_from_rpy(np.radians(config.camera.mount_rpy_deg)),
         np.array(config.camera.mount_xyz_m),
     )
-    return _BuiltWorld(
+    return BuiltWorld(
         arm=arm,
         object_bodies=bodies,
         obstacles=[table_body, *bodies],
@@ -334,7 +334,7 @@ class _Plan:
 
 
 def _plan_views(
-    built: _BuiltWorld,
+    built: BuiltWorld,
     config: CollectConfig,
     orbit_rng: np.random.Generator,
     ik_rng: np.random.Generator,
@@ -387,7 +387,7 @@ class _Frames:
 
 def _record(
     world: SimWorld,
-    built: _BuiltWorld,
+    built: BuiltWorld,
     config: CollectConfig,
     draw: SceneDraw,
     plan: _Plan,
@@ -398,7 +398,7 @@ def _record(
 ) -> _Frames:
     """Move the arm through the planned views; render and write each one reached."""
     arm, orbit, camera_config = built.arm, config.orbit, config.camera
-    segmentation_lut = _segmentation_lut(built.object_bodies, world.client.getNumBodies())
+    segmentation_ids = segmentation_lut(built.object_bodies, world.client.getNumBodies())
     frames = _Frames()
     physics_steps = 0
     for candidate, target_camera, joints in plan.views:
@@ -435,9 +435,9 @@ def _record(
             depth[body_ids == arm.body] = 0
             depth = limit_range(depth, camera_config.min_depth_m, camera_config.max_depth_m)
             if config.randomization.depth_noise:
-                rng = _rng(config.seed, scene_index, NOISE_STREAM, index)
+                rng = random_stream(config.seed, scene_index, NOISE_STREAM, index)
                 depth = add_depth_noise(depth, config.depth_noise, rng)
-            writer.write_frame(index, rgb, depth, segmentation_lut[body_ids + 1])
+            writer.write_frame(index, rgb, depth, segmentation_ids[body_ids + 1])
             timings["writing"] += time.perf_counter() - clock
         frames.poses[index] = pose_entry(
             index, camera_to_world, physics_steps * config.robot.time_step_s
@@ -453,7 +453,7 @@ def _count_reasons(dropped: list[tuple[int, str]]) -> str:
     return ", ".join(f"{reason} {count}" for reason, count in counts.most_common())
 
 
-def _segmentation_lut(object_bodies: list[int], body_count: int) -> np.ndarray:
+def segmentation_lut(object_bodies: list[int], body_count: int) -> np.ndarray:
     """uint16 lookup from (pybullet body id + 1) to segmentation id (object i -> i + 1)."""
     lut = np.zeros(body_count + 1, dtype=np.uint16)
     for i, body in enumerate(object_bodies):
@@ -475,7 +475,7 @@ def _path_collides(arm: Arm, joints: np.ndarray, obstacles: list[int], margin_m:
 
 
 def _scene_description(
-    config: CollectConfig, draw: SceneDraw, built: _BuiltWorld, frames: _Frames
+    config: CollectConfig, draw: SceneDraw, built: BuiltWorld, frames: _Frames
 ) -> dict[str, Any]:
     return {
         "objects": [
