@@ -47,14 +47,17 @@ class BasicBlock(nn.Module):
 
 class ResNet(nn.Module):
     """ResNet-18 or -34 without its classifier; `forward` returns the features at strides 8, 16
-    and 32 (128, 256 and 512 channels)."""
+    and 32 (128, 256 and 512 channels), `features` those at all five strides.
 
-    def __init__(self, depth: int):
+    `input_channels` other than 3 (e.g. 6 for a pose network's pair of images) changes only the
+    shape of `conv1.weight`; parameter names stay torchvision's."""
+
+    def __init__(self, depth: int, input_channels: int = 3):
         super().__init__()
         if depth not in _BLOCKS:
             raise DonkitError(f"the backbone is ResNet-18 or -34; got depth {depth}")
         self.depth = depth
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv2d(input_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
@@ -71,10 +74,16 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        stride_8 = self.layer2(self.layer1(x))
+        return self.features(x)[2:]
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Features at strides 2, 4, 8, 16 and 32 (64, 64, 128, 256 and 512 channels); a side
+        of n pixels becomes ceil(n / stride)."""
+        stride_2 = self.relu(self.bn1(self.conv1(x)))
+        stride_4 = self.layer1(self.maxpool(stride_2))
+        stride_8 = self.layer2(stride_4)
         stride_16 = self.layer3(stride_8)
-        return stride_8, stride_16, self.layer4(stride_16)
+        return stride_2, stride_4, stride_8, stride_16, self.layer4(stride_16)
 
 
 class DescriptorNet(nn.Module):

@@ -16,6 +16,7 @@ from geometry.camera import (
 )
 from geometry.errors import DonkitError
 from geometry.transforms import (
+    axis_angle_to_matrix,
     invert_pose,
     look_at,
     make_pose,
@@ -31,6 +32,7 @@ from geometry.transforms import (
 __all__ = [
     "DonkitError",
     "PinholeCamera",
+    "axis_angle_to_matrix",
     "backproject",
     "backproject_depth",
     "inside_image",

@@ -82,6 +82,44 @@ def matrix_to_quaternion(rotation: Any) -> Any:
     return q / xp.linalg.norm(q, axis=-1, keepdims=True)
 
 
+def axis_angle_to_matrix(axis_angle: Any) -> Any:
+    """Rotation matrices from rotation vectors (Rodrigues' formula).
+
+    R = I + A K + B K^2 with K the cross-product matrix of the vector, A = sin(t) / t and
+    B = (1 - cos(t)) / t^2 for the angle t. Below t = 0.01 rad A and B come from their Taylor
+    series, so the result and its gradient stay exact at and near zero (the sin(t) / t form loses
+    float32 precision there, and sqrt has no gradient at 0), where a pose network starts.
+
+    Args:
+        axis_angle: (..., 3) rotation vectors: unit axis times angle, radians.
+
+    Returns:
+        (..., 3, 3) rotation matrices.
+
+    Example:
+        >>> axis_angle_to_matrix(np.array([0.0, 0.0, np.pi / 2])).round(6)  # 90 deg about z
+        array([[ 0., -1.,  0.],
+               [ 1.,  0.,  0.],
+               [ 0.,  0.,  1.]])
+    """
+    xp = namespace(axis_angle)
+    x, y, z = axis_angle[..., 0], axis_angle[..., 1], axis_angle[..., 2]
+    angle_squared = x * x + y * y + z * z
+    small = angle_squared < 1e-4
+    # The sqrt sees 1 where the series is used, so neither branch makes a NaN gradient.
+    angle = xp.sqrt(xp.where(small, 0 * angle_squared + 1, angle_squared))
+    a = xp.where(small, 1 - angle_squared / 6 + angle_squared**2 / 120, xp.sin(angle) / angle)
+    half_sinc = xp.sin(angle / 2) / (angle / 2)  # B = (1 - cos t) / t^2 = sinc(t / 2)^2 / 2
+    b = xp.where(small, 0.5 - angle_squared / 24 + angle_squared**2 / 720, half_sinc**2 / 2)
+    c = 1 - b * angle_squared  # cos(t), consistent with b
+    rows = [
+        c + b * x * x, b * x * y - a * z, b * x * z + a * y,
+        b * x * y + a * z, c + b * y * y, b * y * z - a * x,
+        b * x * z - a * y, b * y * z + a * x, c + b * z * z,
+    ]  # fmt: skip
+    return xp.stack(rows, -1).reshape(*axis_angle.shape[:-1], 3, 3)
+
+
 def make_pose(rotation: Any, translation: Any) -> Any:
     """4x4 homogeneous poses.
 

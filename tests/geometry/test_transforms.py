@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geometry import (
+    axis_angle_to_matrix,
     invert_pose,
     look_at,
     make_pose,
@@ -144,3 +145,49 @@ def test_transform_gradients_in_float64():
     )
     points = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda p: transform(p, pose), (points,))
+
+
+rotation_vectors = arrays(np.float64, 3, elements=st.floats(-3.0, 3.0, allow_nan=False))
+
+
+@given(rotation_vectors)
+@settings(max_examples=200, deadline=None)
+def test_axis_angle_to_matrix_matches_rodrigues_about_the_axis(vector):
+    rotation = axis_angle_to_matrix(vector)
+    angle = np.linalg.norm(vector)
+    expected = np.eye(3) if angle == 0 else rotation_about_axis(vector, angle)
+    np.testing.assert_allclose(rotation, expected, atol=1e-12)
+    np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-12)
+
+
+def test_axis_angle_to_matrix_known_rotations_and_small_angles():
+    np.testing.assert_allclose(
+        axis_angle_to_matrix(np.array([0.0, 0.0, math.pi / 2])),
+        [[0, -1, 0], [1, 0, 0], [0, 0, 1]],
+        atol=1e-12,
+    )
+    np.testing.assert_array_equal(axis_angle_to_matrix(np.zeros(3)), np.eye(3))
+    # Either side of the switch to the Taylor series (t = 0.01 rad) agrees with Rodrigues.
+    for angle in (1e-8, 0.01 - 1e-9, 0.01 + 1e-9, 0.02):
+        axis = np.array([1.0, -2.0, 0.5]) / np.linalg.norm([1.0, -2.0, 0.5])
+        np.testing.assert_allclose(
+            axis_angle_to_matrix(angle * axis), rotation_about_axis(axis, angle), atol=1e-15
+        )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_axis_angle_to_matrix_torch_matches_numpy_batched(dtype):
+    vectors = np.random.default_rng(1).normal(size=(2, 5, 3))
+    vectors[0, 0] = 0.0
+    vectors[0, 1] = 1e-4
+    expected = axis_angle_to_matrix(vectors)
+    result = axis_angle_to_matrix(torch.tensor(vectors, dtype=dtype))
+    assert result.shape == (2, 5, 3, 3) and result.dtype == dtype
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(result.numpy(), expected, atol=tolerance)
+
+
+def test_axis_angle_to_matrix_gradients_in_float64_at_and_away_from_zero():
+    for start in ([0.0, 0.0, 0.0], [1e-3, -2e-3, 5e-4], [0.4, -1.2, 2.0]):
+        vector = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(axis_angle_to_matrix, (vector,))
