@@ -80,6 +80,10 @@ class Matches:
     xyz: np.ndarray  # (N, 3) float32 world points, metres
     attempts: int  # pixels of A tried
     rejected: dict[str, int] = field(default_factory=dict)  # by reason
+    # (K, 2) int32 pixels of A that B cannot see: outside its image or hidden behind something
+    # (not those at depth edges or off its mesh, which are merely uncertain). What a tracker's
+    # visibility test must call unseen; evaluation and calibration use them.
+    hidden_uv_a: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
 
     @staticmethod
     def empty() -> Matches:
@@ -154,6 +158,7 @@ def find_matches(
     points = transform(
         backproject(uv_a[visible], depth_a[visible], view_a.camera.matrix), view_a.camera_to_world
     )
+    hidden = ~inside | (off_edge & ~visible)
     return Matches(
         uv_a=uv_a[visible],
         uv_b=nearest[visible],
@@ -165,6 +170,7 @@ def find_matches(
             "edge_in_b": int(np.count_nonzero(on_mesh & ~off_edge)),
             "occluded": int(np.count_nonzero(off_edge & ~visible)),
         },
+        hidden_uv_a=uv_a[hidden],
     )
 
 
@@ -175,7 +181,7 @@ def keep_subset(matches: Matches, count: int, rng: np.random.Generator) -> Match
     chosen = np.sort(rng.choice(len(matches.uv_a), count, replace=False))
     return Matches(
         matches.uv_a[chosen], matches.uv_b[chosen], matches.xyz[chosen], matches.attempts,
-        matches.rejected,
+        matches.rejected, matches.hidden_uv_a,
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from descriptors.correspondence import (
     nonmatches_for,
     random_pairs,
 )
-from geometry import PinholeCamera, invert_pose, look_at, project, transform
+from geometry import PinholeCamera, backproject, invert_pose, look_at, project, transform
 from reconstruct.render import MeshRenderer
 from reconstruct.tsdf import canonical
 
@@ -78,6 +78,17 @@ def test_a_hidden_point_is_rejected_as_occluded():
     # No match of a box-top point lies under the plate's strip (|x| < 1.5 cm) as seen from B.
     on_box_top = np.abs(matches.xyz[:, 2] - 0.01) < 0.001
     assert not (on_box_top & (np.abs(matches.xyz[:, 0]) < 0.014)).any()
+    # The hidden pixels of A are those rejected as occluded or outside B, and the box-top
+    # points among them lie in the plate's shadow from B's camera at height 0.4 m: its rays past
+    # the plate's edge (|x| = 1.5 cm at height 0.1 m) meet the box top (0.01 m) at
+    # |x| = 0.015 * 0.39 / 0.3 = 1.95 cm; a pixel (1.4 mm there) of rounding beyond that.
+    hidden = matches.hidden_uv_a
+    assert len(hidden) == matches.rejected["occluded"] + matches.rejected["outside_b"]
+    depth = a.depth[hidden[:, 1], hidden[:, 0]].astype(np.float64)
+    points = transform(backproject(hidden.astype(np.float64), depth, CAMERA.matrix), a_pose)
+    hidden_top = np.abs(points[:, 2] - 0.01) < 0.001
+    assert hidden_top.sum() > 100
+    assert np.abs(points[hidden_top, 0]).max() < 0.0195 + 0.0014
 
 
 def test_subset_and_determinism(box_views):
