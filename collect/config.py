@@ -256,3 +256,83 @@ def scene_identity(config: CollectConfig, scene_index: int) -> dict[str, Any]:
     config_data = to_plain(config)
     config_data.pop("scenes")
     return {"seed": config.seed, "scene_index": scene_index, "config": config_data}
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Videos with ground-truth point tracks (`donkit sim-video`): the arm's camera sweeps
+    around objects on the table while some of them move along scripted paths and a second arm
+    passes between the camera and the objects. Camera, objects, randomization and the arm come
+    from the `collect` section."""
+
+    seed: int = 2000
+    """Seed of every random choice of the videos; differs from collect.seed so that the videos
+    show other layouts than the training scenes."""
+    videos: int = 5
+    """Number of videos (video_0000, video_0001, ...)."""
+    frames: int = 48
+    """Frames per video."""
+    fps: float = 12.0
+    """Frame rate of the written mp4 (and the simulated time between frames)."""
+    points: int = 40
+    """Ground-truth point tracks per video, spread over the objects' surfaces."""
+    objects_per_video: tuple[int, int] = (2, 3)
+    """Fewest and most objects in a video (at least 2, so that objects can hide each other)."""
+    sweep_deg: tuple[float, float] = (110.0, 140.0)
+    """Range of the camera's sweep in azimuth around the objects over the video, degrees."""
+    elevation_deg: tuple[float, float] = (30.0, 45.0)
+    """Range of camera elevations at the two ends of the sweep, degrees."""
+    lift_deg: tuple[float, float] = (12.0, 20.0)
+    """Range of the extra elevation in the middle of the sweep, degrees (there the camera is
+    between the robot base and the objects, reachable only from higher up)."""
+    min_viewpoint_change_deg: float = 60.0
+    """Every object is seen from directions (in its own frame) at least this far apart over the
+    video; trajectories that change the view less are drawn again."""
+    radius_m: tuple[float, float] = (0.36, 0.46)
+    """Range of camera distances from the objects' centre, metres (start and end drawn)."""
+    moving_objects: int = 1
+    """Objects that slide and turn on the table along a scripted path during the video."""
+    move_distance_m: tuple[float, float] = (0.06, 0.12)
+    """Range of the distance a moving object slides, metres."""
+    turn_deg: tuple[float, float] = (45.0, 120.0)
+    """Range of the angle a moving object turns about the vertical, degrees."""
+    occluder_arm: bool = True
+    """A second arm (KUKA iiwa) standing beside the objects sweeps its hand between the camera
+    and the objects in the middle of the video."""
+    visibility_tolerance_m: float = 0.004
+    """A point is visible when the rendered depth at its pixel is within this of its own depth
+    (and the pixel shows its object); otherwise it is occluded."""
+    min_visible_share: float = 0.25
+    """Points are drawn among surface points visible in at least this share of the frames."""
+    attempts: int = 40
+    """Layouts and trajectories tried per video before giving up (some are unreachable or
+    collide)."""
+
+    def validate(self, where: str) -> None:
+        if self.videos < 1 or self.frames < 2 or self.points < 1:
+            raise DonkitError(f"{where}: need videos >= 1, frames >= 2 and points >= 1")
+        if self.fps <= 0:
+            raise DonkitError(f"{where}.fps must be positive; got {self.fps}")
+        low, high = self.objects_per_video
+        if not 2 <= low <= high:
+            raise DonkitError(f"{where}.objects_per_video must satisfy 2 <= fewest <= most")
+        if not 0 <= self.moving_objects <= low:
+            raise DonkitError(
+                f"{where}.moving_objects must lie in [0, fewest objects_per_video = {low}]"
+            )
+        for name in (
+            "sweep_deg", "elevation_deg", "lift_deg", "radius_m", "move_distance_m", "turn_deg",
+        ):  # fmt: skip
+            first, second = getattr(self, name)
+            if first > second:
+                raise DonkitError(f"{where}.{name}: the first value must not exceed the second")
+        if self.radius_m[0] <= 0 or self.elevation_deg[0] < 5:
+            raise DonkitError(f"{where}: radius_m must be positive, elevation_deg at least 5")
+        if self.elevation_deg[1] + self.lift_deg[1] > 85 or self.lift_deg[0] < 0:
+            raise DonkitError(f"{where}: need lift_deg >= 0 and elevation_deg + lift_deg <= 85")
+        if self.visibility_tolerance_m <= 0 or not 0 < self.min_visible_share <= 1:
+            raise DonkitError(
+                f"{where}: visibility_tolerance_m > 0 and min_visible_share in (0, 1]"
+            )
+        if self.attempts < 1:
+            raise DonkitError(f"{where}.attempts must be at least 1")

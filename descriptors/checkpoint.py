@@ -63,6 +63,7 @@ def network_spec(network: DescriptorNet) -> dict[str, Any]:
         "descriptor_dim": network.descriptor_dim,
         "width": network.width,
         "normalize": network.normalize,
+        "finest_stride": network.finest_stride,
         "image_mean": list(IMAGE_MEAN),
         "image_std": list(IMAGE_STD),
     }
@@ -97,7 +98,8 @@ def load_network(path: Path) -> tuple[DescriptorNet, dict[str, Any]]:
     state = load_checkpoint(path)
     spec = state["network"]
     network = DescriptorNet(
-        spec["backbone"], spec["descriptor_dim"], spec["width"], spec["normalize"]
-    )
+        spec["backbone"], spec["descriptor_dim"], spec["width"], spec["normalize"],
+        spec.get("finest_stride", 8),  # checkpoints from before the option have stride 8
+    )  # fmt: skip
     network.load_state_dict(state["model"])
     return network.eval(), state

@@ -87,14 +87,26 @@ class ResNet(nn.Module):
 
 
 class DescriptorNet(nn.Module):
-    """Dense descriptors: (B, 3, H, W) normalized images -> (B, D, H, W)."""
+    """Dense descriptors: (B, 3, H, W) normalized images -> (B, D, H, W).
+
+    The pyramid merges the backbone's features from stride 32 down to `finest_stride` (8 or 4),
+    then a 3x3 convolution and a 1x1 head make D channels, upsampled bilinearly to the input."""
 
     def __init__(
-        self, depth: int = 18, descriptor_dim: int = 16, width: int = 128, normalize: bool = False
+        self,
+        depth: int = 18,
+        descriptor_dim: int = 16,
+        width: int = 128,
+        normalize: bool = False,
+        finest_stride: int = 8,
     ):
         super().__init__()
+        if finest_stride not in (4, 8):
+            raise DonkitError(f"the finest stride of the pyramid is 4 or 8; got {finest_stride}")
         self.backbone = ResNet(depth)
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (128, 256, 512))
+        # Stride 4 merges layer1 as well: finer detail for precise matches, at a higher cost.
+        self.lateral_4 = nn.Conv2d(64, width, 1) if finest_stride == 4 else None
         self.smooth = nn.Sequential(
             nn.Conv2d(width, width, 3, 1, 1, bias=False),
             nn.BatchNorm2d(width),
@@ -104,11 +116,15 @@ class DescriptorNet(nn.Module):
         self.normalize = normalize
         self.descriptor_dim = descriptor_dim
         self.width = width
+        self.finest_stride = finest_stride
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        stride_8, stride_16, stride_32 = self.backbone(images)
+        _, stride_4, stride_8, stride_16, stride_32 = self.backbone.features(images)
         merged = self.lateral[2](stride_32)
-        for features, lateral in ((stride_16, self.lateral[1]), (stride_8, self.lateral[0])):
+        pyramid = [(stride_16, self.lateral[1]), (stride_8, self.lateral[0])]
+        if self.lateral_4 is not None:
+            pyramid.append((stride_4, self.lateral_4))
+        for features, lateral in pyramid:
             merged = lateral(features) + F.interpolate(
                 merged, size=features.shape[-2:], mode="bilinear", align_corners=False
             )

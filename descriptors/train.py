@@ -107,7 +107,9 @@ def loss_weights(train: TrainConfig) -> LossWeights:
 def build_network(train: TrainConfig) -> DescriptorNet:
     """The network with its initial weights, drawn from the seed (or the pretrained file)."""
     torch.manual_seed(train.seed)
-    network = DescriptorNet(train.backbone, train.descriptor_dim, train.width, train.normalize)
+    network = DescriptorNet(
+        train.backbone, train.descriptor_dim, train.width, train.normalize, train.finest_stride
+    )
     if train.pretrained:
         load_backbone_weights(network, Path(train.pretrained))
     return network
@@ -272,7 +274,8 @@ class _Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        if network_spec(self.network) != state["network"]:
+        saved = {"finest_stride": 8} | state["network"]  # older checkpoints: stride 8
+        if network_spec(self.network) != saved:
             raise DonkitError(
                 f"{self.folder.last} holds a network of another shape ({state['network']}) "
                 "than the config asks for; resume with the run's own config"

@@ -25,8 +25,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
-from collect.config import CollectConfig
-from descriptors.config import CorrespondConfig, TrainConfig
+from collect.config import CollectConfig, VideoConfig
+from descriptors.config import CorrespondConfig, TrackConfig, TrainConfig
 from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
 from reconstruct.config import FuseConfig
@@ -67,6 +67,10 @@ class DonkitConfig:
     """Matches and non-matches between views (`donkit correspond`, and training on the fly)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """Dense descriptor training (`donkit train`)."""
+    video: VideoConfig = field(default_factory=VideoConfig)
+    """Simulated videos with ground-truth point tracks (`donkit sim-video`)."""
+    track: TrackConfig = field(default_factory=TrackConfig)
+    """Keypoint tracking in video (`donkit track`)."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The demo run (`donkit demo`)."""
 

@@ -60,3 +60,41 @@ def test_torchvision_weights_load_from_a_file(tmp_path):
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(DonkitError, match="not a readable state dict"):
         load_backbone_weights(network, tmp_path / "broken.pth")
+
+
+def test_a_stride_4_pyramid_adds_layer1_and_sees_finer_detail():
+    torch.manual_seed(0)
+    coarse = DescriptorNet(descriptor_dim=4).eval()
+    torch.manual_seed(0)
+    fine = DescriptorNet(descriptor_dim=4, finest_stride=4).eval()
+    extra = {name for name, _ in fine.named_parameters()} - {
+        name for name, _ in coarse.named_parameters()
+    }
+    assert extra == {"lateral_4.weight", "lateral_4.bias"}  # a 1x1 conv from layer1's 64 channels
+    # A change confined to one 4 x 4 cell: the stride 4 network's descriptors change more there
+    # than 3 cells away, relative to the stride 8 network's (same weights but lateral_4).
+    image = torch.zeros(1, 3, 64, 64)
+    bumped = image.clone()
+    bumped[..., 32:36, 32:36] = 3.0
+
+    def locality(network):
+        with torch.no_grad():
+            change = (network(bumped) - network(image)).norm(dim=1)[0]
+        return float(change[33, 33] / change[33, 45])
+
+    assert locality(fine) > 1.2 * locality(coarse)
+    assert fine(image).shape == (1, 4, 64, 64)
+    with pytest.raises(DonkitError, match="4 or 8"):
+        DescriptorNet(finest_stride=2)
+
+
+def test_checkpoints_from_before_the_stride_option_load_as_stride_8(tmp_path):
+    from descriptors.checkpoint import load_network, network_spec, save_checkpoint
+
+    network = DescriptorNet(descriptor_dim=3)
+    spec = network_spec(network)
+    assert spec["finest_stride"] == 8
+    del spec["finest_stride"]
+    save_checkpoint(tmp_path / "old.pt", {"model": network.state_dict(), "network": spec})
+    loaded, _ = load_network(tmp_path / "old.pt")
+    assert loaded.finest_stride == 8 and loaded.lateral_4 is None
