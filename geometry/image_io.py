@@ -38,10 +38,22 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_PIXELS = 1 << 28  # 16k x 16k: far beyond any camera image
 
 
+def temporary_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """An open file descriptor and the name of a new temporary file in `path`'s folder, to be
+    renamed onto `path`; with the permissions a plain open() would give it (mkstemp's are 0600,
+    which would hide images and metrics from other users of a shared machine)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+    return handle, temporary
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that `path` is never seen half-written."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,7 +22,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from geometry.errors import DonkitError
-from geometry.image_io import read_rgb
+from geometry.image_io import read_rgb, temporary_beside
 
 DEFAULT_FPS = 10.0
 """Frames per second assumed where the source records none (a folder of frames, an .npz)."""
@@ -85,7 +84,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
         raise ValueError(f"fps must be a positive number; got {fps}")
     _, height, width, _ = frames.shape
     padding = ((0, height % 2), (0, width % 2), (0, 0))
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mp4")
+    handle, temporary = temporary_beside(path, ".mp4")
     os.close(handle)
     try:
         writer = imageio_ffmpeg.write_frames(

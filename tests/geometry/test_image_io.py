@@ -467,3 +467,13 @@ def test_any_bytes_give_an_image_or_a_donkit_error(scratch, data):
         else:
             event(f"{read.__name__} returned an image")
             assert isinstance(image, np.ndarray) and image.size > 0
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        write_bytes_atomic(tmp_path / "shared.bin", b"x")
+    finally:
+        os.umask(umask)
+    # mkstemp alone would leave 0600; a plain open() under umask 022 gives 0644.
+    assert (tmp_path / "shared.bin").stat().st_mode & 0o777 == 0o644
