@@ -215,7 +215,7 @@ def collect_scene(
         scene_description=_scene_description(config, draw, built, frames),
         meshes={f"{obj.name}.obj": obj.asset.mesh for obj in draw.objects},
         metadata={
-            "software": _software_versions(),
+            "software": software_versions(),
             # What stands in the scene, as a person recording real scenes would list it (DON's
             # dataset configs do the same); the pipeline uses it to pair views of different
             # objects. Geometry and poses stay in ground_truth/.
@@ -510,7 +510,7 @@ def _scene_description(
     }
 
 
-def _software_versions() -> dict[str, str]:
+def software_versions() -> dict[str, str]:
     return {
         "donkit": package_metadata.version("donkit"),
         "pybullet": package_metadata.version("pybullet"),

@@ -279,6 +279,107 @@ def build_parser() -> argparse.ArgumentParser:
     visualize.add_argument("--seed", type=int, default=0, help="seed of the pairs (default 0)")
     visualize.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
+    sim_video = commands.add_parser(
+        "sim-video",
+        help="simulate videos with ground-truth point tracks (TAP-Vid files)",
+        description=textwrap.dedent(
+            """\
+            Simulate videos for measuring keypoint tracking: the arm sweeps its camera around
+            objects on the table (the `video` section: 110-140 degrees of azimuth, so that every
+            object is seen from directions at least video.min_viewpoint_change_deg apart) while
+            some objects slide and turn along scripted paths and a second arm passes its hand
+            between the camera and the objects. Points sampled on the objects' exact meshes are
+            projected into every frame and marked occluded where the rendered depth shows
+            something in front of them (another object, an arm, the object's own near side) or
+            they leave the image. Writes OUT/video_XXXX.npz (TAP-Vid: video, target_points,
+            occluded, query_points), OUT/video_XXXX.mp4 and OUT/video_XXXX.yaml (camera and
+            object poses per frame, the points, occlusion shares; written last). Videos made with
+            the same config are kept when run again."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_config_options(sim_video)
+    sim_video.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder")
+    sim_video.add_argument(
+        "--videos", type=int, metavar="N", help="number of videos (overrides video.videos)"
+    )
+    _add_parallel_options(sim_video)
+    sim_video.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace videos made with another config (otherwise that is an error; videos made "
+        "with the same config are kept)",
+    )
+
+    track = commands.add_parser(
+        "track",
+        help="track keypoints through a video with a run's descriptors (or Lucas-Kanade)",
+        description=textwrap.dedent(
+            """\
+            Track points through a video (an .mp4, a folder of frames, or a TAP-Vid .npz) with
+            the descriptors of run RUN: each point is described in its query frame; in every
+            frame its best match (the nearest descriptor, searched within track.window_px of
+            where it was last seen, over the whole image when it is not found there) is refined
+            by a spatial expectation, and it is visible when that match is nearer than a
+            distance threshold calibrated on the run's training data (kept in
+            RUN/tracking/calibration.json). --method lk tracks with pyramidal Lucas-Kanade and a
+            forward-backward check instead (no RUN needed). Writes OUT/tracks.csv
+            (frame,point_id,x,y,visible,score; visible where score >= 0.5) and OUT/overlay.mp4
+            (filled markers where visible, rings where not, short trails).
+
+            With --evaluate, both methods run on TAP-Vid files with ground truth (made by
+            `donkit sim-video`): OUT/V/donkit/ and OUT/V/lk/ for each video V, and TAP-Vid's
+            metrics (average Jaccard, occlusion accuracy, position accuracy within 1-16 px of
+            a 256x256 frame) in the query modes first and strided, with each method's speed,
+            in OUT/metrics.json."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    track.add_argument(
+        "run", type=Path, nargs="?", metavar="RUN", help="a `donkit train` run folder"
+    )
+    track.add_argument(
+        "--video", type=Path, metavar="V", help="the video: an .mp4, a folder of frames or an .npz"
+    )
+    track.add_argument(
+        "--points",
+        metavar='"x,y;x,y"',
+        help="pixels to track (column, row), in the query frame",
+    )
+    track.add_argument(
+        "--query-frame",
+        type=int,
+        metavar="T",
+        help="the frame --points are given in (default 0); alone, track the ground-truth points "
+        "visible in frame T (.npz) or 32 corners found there",
+    )
+    track.add_argument(
+        "--evaluate",
+        type=Path,
+        nargs="+",
+        metavar="NPZ",
+        help="TAP-Vid files (or folders of them) to evaluate donkit and Lucas-Kanade on",
+    )
+    track.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    track.add_argument(
+        "--method", choices=["donkit", "lk"], default="donkit", help="tracker (default donkit)"
+    )
+    track.add_argument(
+        "--threshold",
+        type=float,
+        metavar="D",
+        help="descriptor distance below which a point is visible, instead of the calibrated one",
+    )
+    track.add_argument(
+        "--calibration-data",
+        type=Path,
+        metavar="DATA",
+        help="fused scenes to calibrate the visibility threshold on (default: the run's "
+        "training data)",
+    )
+    _add_config_options(track)
+    track.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
     config = commands.add_parser(
         "config",
         help="print every config key with its value and meaning",
@@ -470,6 +571,72 @@ def run_visualize(args: argparse.Namespace) -> None:
         print(f"viewer: {result.viewer}")
 
 
+def run_sim_video(args: argparse.Namespace) -> None:
+    from collect.video import sim_videos
+
+    overrides = list(args.overrides)
+    if args.videos is not None:
+        overrides.append(f"video.videos={args.videos}")
+    config = load_config(args.config, overrides)
+    summary = sim_videos(
+        config.collect, config.video, args.out, args.workers, args.backend, args.overwrite
+    )
+    print(f"sim-video: {summary.line()} -> {args.out}")
+
+
+def run_track(args: argparse.Namespace) -> None:
+    from descriptors.track_videos import (
+        descriptor_tracker,
+        evaluate_videos,
+        lucas_kanade_tracker,
+        metrics_table,
+        track_video_file,
+    )
+    from descriptors.tracks import parse_points
+
+    if args.evaluate is None and args.video is None:
+        raise DonkitError("give --video V to track, or --evaluate NPZ... to measure tracking")
+    if args.evaluate is not None and (args.video is not None or args.points is not None):
+        raise DonkitError("--evaluate tracks the files' own points; leave out --video and --points")
+    needs_run = args.evaluate is not None or args.method == "donkit"
+    if needs_run and args.run is None:
+        raise DonkitError("tracking with descriptors needs a trained RUN folder (or --method lk)")
+    config = load_config(args.config, args.overrides)
+    lk = lucas_kanade_tracker(config.track)
+    tracker = lk
+    if needs_run:
+        # The run's own pair policy calibrates the visibility threshold on its training data.
+        correspond = _trained_run_config(args.run).correspond
+        tracker = descriptor_tracker(
+            args.run, correspond, config.track, args.device, args.threshold,
+            args.calibration_data,
+        )  # fmt: skip
+    if args.evaluate is not None:
+        results = evaluate_videos(
+            [tracker, lk], args.evaluate, args.out, config.track.query_stride, config.video.fps
+        )
+        print(format_table(*_split(metrics_table(results))))
+        donkit, baseline = results["donkit"], results["lk"]
+        print(
+            f"track: {len(results['videos'])} videos; average Jaccard donkit "
+            f"{donkit['average_jaccard']:.3f}, lk {baseline['average_jaccard']:.3f} (query mode "
+            f"first); {donkit['frames_per_second']:.1f} frames/s -> {args.out / 'metrics.json'}"
+        )
+        return
+    points = parse_points(args.points) if args.points is not None else None
+    result = track_video_file(tracker, args.video, args.out, points, args.query_frame)
+    tracks = result.tracks
+    print(
+        f"track: {tracks.points} points over {tracks.frames} frames ({tracker.name}), visible "
+        f"in {100 * tracks.visible.mean():.0f} % of them, {result.frames_per_second:.1f} "
+        f"frames/s -> {result.files[0]}, {result.files[1]}"
+    )
+
+
+def _split(table: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    return table[0], table[1:]
+
+
 def run_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     if args.yaml:
@@ -545,6 +712,8 @@ COMMANDS = {
     "train": run_train,
     "evaluate": run_evaluate,
     "visualize": run_visualize,
+    "sim-video": run_sim_video,
+    "track": run_track,
     "config": run_config,
     "demo": run_demo,
 }

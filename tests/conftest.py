@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from collect import CollectConfig, collect
+from collect.video import make_video
 from donkit.config import load_config
 
 # Two scenes of ten views at full demo resolution: small enough to collect in seconds, large
@@ -81,3 +82,22 @@ def fused_held_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     held_out = dataclasses.replace(config.collect, seed=config.demo.test_seed, scenes=2)
     collect(held_out, root / "raw", workers=2, show_progress=False)
     return _fused_copy(root / "raw", root / "fused")
+
+
+# 160x120 and 12 frames keep the simulation to a few seconds; the geometry is the demo's.
+SMALL_VIDEO = (
+    "collect.camera.width=160",
+    "collect.camera.height=120",
+    "video.frames=12",
+    "video.points=16",
+    "video.videos=1",
+)
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OUT with video_0000.{npz,mp4,yaml} made with SMALL_VIDEO."""
+    out = tmp_path_factory.mktemp("videos")
+    config = load_config(None, list(SMALL_VIDEO))
+    make_video(config.collect, config.video, 0, out)
+    return out
