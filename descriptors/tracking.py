@@ -323,6 +323,7 @@ def track_descriptors(
         features[here] = sampled[0].T
     xy = torch.zeros(count, frames, 2)
     distance = torch.full((count, frames), float("nan"))
+    matchers: dict[int, FrameMatcher] = {}  # both sweeps visit most frames
     for sweep in (range(frames), range(frames - 1, -1, -1)):
         forward = sweep.start == 0
         last_seen = torch.full((count, 2), float("nan"))
@@ -330,7 +331,9 @@ def track_descriptors(
             starting = query_frame == t
             active = query_frame < t if forward else query_frame > t
             if active.any():
-                position, nearest = FrameMatcher(descriptors[t]).match(
+                if t not in matchers:
+                    matchers[t] = FrameMatcher(descriptors[t])
+                position, nearest = matchers[t].match(
                     features[active], last_seen[active], track.window_px, threshold,
                     track.expectation_radius_px, track.expectation_temperature * threshold,
                 )  # fmt: skip

@@ -16,35 +16,7 @@ from descriptors.tapvid import (
 )
 from descriptors.tracks import Queries, Tracks
 from geometry.tapvid_io import TapVidVideo
-
-# Four points over six frames (1 = occluded): point 0 hides at frames 0 and 3, point 1 is never
-# seen, point 2 always, point 3 only in the last frame.
-OCCLUDED = np.array(
-    [
-        [1, 0, 0, 1, 0, 0],
-        [1, 1, 1, 1, 1, 1],
-        [0, 0, 0, 0, 0, 0],
-        [1, 1, 1, 1, 1, 0],
-    ],
-    bool,
-)
-
-
-def point_positions(points: int, frames: int) -> np.ndarray:
-    """(N, T, 2) float32: point n at (10 n + t, 100 n + t) in frame t, unique everywhere."""
-    n, t = np.meshgrid(np.arange(points), np.arange(frames), indexing="ij")
-    return np.stack([10 * n + t, 100 * n + t], axis=-1).astype(np.float32)
-
-
-def small_video() -> TapVidVideo:
-    points, frames = OCCLUDED.shape
-    target_points = point_positions(points, frames)
-    target_points[1] = np.nan  # never visible: TAP-Vid files may hold anything there
-    queries, track_index = sample_queries(target_points, OCCLUDED, "first")
-    query_points = np.zeros((points, 3), np.float32)
-    query_points[track_index] = tapvid_query_points(queries)
-    rgb = np.random.default_rng(0).integers(0, 256, (frames, 24, 32, 3), dtype=np.uint8)
-    return TapVidVideo(rgb, target_points, OCCLUDED.copy(), query_points)
+from tests.geometry.test_tapvid_io import OCCLUDED, point_positions, small_video
 
 
 def one_track(frames: int, query_frame: int = 0) -> tuple[Queries, np.ndarray, np.ndarray]:

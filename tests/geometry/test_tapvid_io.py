@@ -29,11 +29,16 @@ OCCLUDED = np.array(
 )
 
 
-def small_video() -> TapVidVideo:
-    points, frames = OCCLUDED.shape
+def point_positions(points: int, frames: int) -> np.ndarray:
+    """(N, T, 2) float32: point n at (10 n + t, 100 n + t) in frame t, unique everywhere."""
     n, t = np.meshgrid(np.arange(points), np.arange(frames), indexing="ij")
-    # Point n at (10 n + t, 100 n + t) in frame t.
-    target_points = np.stack([10 * n + t, 100 * n + t], axis=-1).astype(np.float32)
+    return np.stack([10 * n + t, 100 * n + t], axis=-1).astype(np.float32)
+
+
+def small_video() -> TapVidVideo:
+    """OCCLUDED's four points, queried where each is first seen, over random frames."""
+    points, frames = OCCLUDED.shape
+    target_points = point_positions(points, frames)
     target_points[1] = np.nan  # never visible: TAP-Vid files may hold anything there
     query_points = first_visible_query_points(np.nan_to_num(target_points), OCCLUDED)
     rgb = np.random.default_rng(0).integers(0, 256, (frames, 24, 32, 3), dtype=np.uint8)
