@@ -21,10 +21,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from collect.video import sim_videos
 from descriptors.checkpoint import load_network
+from descriptors.tapvid import sample_queries
 from descriptors.track_videos import (
     descriptor_tracker,
     evaluate_videos,
@@ -41,6 +43,38 @@ from geometry.tapvid_io import frames_and_xy, read_tapvid
 
 GOAL_MARGIN = 0.10
 GOAL_FPS = 10.0
+
+
+BUCKETS = ((1, 3), (3, 8), (8, 16), (16, 30), (30, 10**6))
+
+
+def print_error_by_distance(trackers, files) -> None:
+    """Median pixel error on visible frames, by how many frames they lie from the query: how
+    each method copes with growing changes of viewpoint ("first" queries)."""
+    errors = {tracker.name: {bucket: [] for bucket in BUCKETS} for tracker in trackers}
+    for path in files:
+        tapvid = read_tapvid(path)
+        queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
+        truth, occluded = tapvid.target_points[track], tapvid.occluded[track]
+        away = np.arange(tapvid.frames)[None] - queries.frame[:, None]
+        for tracker in trackers:
+            tracks = tracker.track(tracker.prepare(tapvid.video), queries)
+            error = np.linalg.norm(tracks.xy - truth, axis=-1)
+            for low, high in BUCKETS:
+                chosen = ~occluded & (away >= low) & (away < high)
+                errors[tracker.name][(low, high)].append(error[chosen])
+    rows = []
+    for low, high in BUCKETS:
+        row = [f"{low}-{high - 1}" if high < 10**6 else f"{low}+"]
+        for tracker in trackers:
+            error = np.concatenate(errors[tracker.name][(low, high)])
+            row += [f"{np.median(error):.1f}", f"{np.mean(error < 5):.2f}"]
+        rows.append(row)
+    header = ["frames from query"]
+    for tracker in trackers:
+        header += [f"{tracker.name} median px", f"{tracker.name} < 5 px"]
+    print("\nerror on visible frames by distance from the query frame (query mode first):")
+    print(format_table(header, rows))
 
 
 def main() -> None:
@@ -86,6 +120,8 @@ def main() -> None:
     print()
     print(f"threshold: {donkit['details']['threshold']:.4f} (calibrated: "
           f"{donkit['details'].get('calibration', 'given')})")  # fmt: skip
+
+    print_error_by_distance(trackers, tapvid_files([videos]))
 
     # Where the donkit tracker's time goes, on the first video, three times.
     network, _ = load_network(args.run)

@@ -41,8 +41,17 @@ class CameraConfig:
     mount_rpy_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Camera orientation in the tool frame (URDF roll, pitch, yaw, degrees); zero puts the
     optical axis along the tool's z axis (the approach direction)."""
+    stereo_baseline_m: float = 0.0
+    """A second, right camera this far along the camera's own x axis, with the same intrinsics
+    (a rectified stereo pair), recorded as processed/images/XXXXXX_right_rgb.png with its
+    right_camera_info.yaml (ROS form, P[0, 3] = -fx * baseline); metres, 0: no right camera."""
 
     def validate(self, where: str) -> None:
+        if not 0.0 <= self.stereo_baseline_m <= 1.0:
+            raise DonkitError(
+                f"{where}.stereo_baseline_m must lie in [0, 1] metres (0: no right camera); got "
+                f"{self.stereo_baseline_m}"
+            )
         if self.width < 16 or self.height < 16:
             raise DonkitError(f"{where}: images must be at least 16x16 pixels")
         if not 5.0 <= self.fov_y_deg <= 150.0:
@@ -246,6 +255,16 @@ class CollectConfig:
             raise DonkitError(f"{where}.scenes must be at least 1; got {self.scenes}")
 
 
+def plain_config(config: CollectConfig) -> dict[str, Any]:
+    """The config as plain YAML data, as scenes record it. Options that are off and were added
+    after scenes had been recorded (camera.stereo_baseline_m = 0) are left out, so scenes made
+    before them keep their bytes and are still recognised as made with this config."""
+    data = to_plain(config)
+    if config.camera.stereo_baseline_m == 0:
+        data["camera"].pop("stereo_baseline_m")
+    return data
+
+
 def scene_identity(config: CollectConfig, scene_index: int) -> dict[str, Any]:
     """What decides a scene's bytes, as plain YAML data: seed, scene index and the config
     without the scene count.
@@ -253,7 +272,7 @@ def scene_identity(config: CollectConfig, scene_index: int) -> dict[str, Any]:
     A finished scene is reused (not collected again) exactly when this matches, so growing
     `scenes` from 4 to 8 keeps the first four.
     """
-    config_data = to_plain(config)
+    config_data = plain_config(config)
     config_data.pop("scenes")
     return {"seed": config.seed, "scene_index": scene_index, "config": config_data}
 
@@ -296,6 +315,10 @@ class VideoConfig:
     """Range of the distance a moving object slides, metres."""
     turn_deg: tuple[float, float] = (45.0, 120.0)
     """Range of the angle a moving object turns about the vertical, degrees."""
+    hide_behind_objects: bool = True
+    """A moving object slides to behind another object (as the camera sees them in the middle
+    of the video) where one stands near enough; otherwise it slides `move_distance_m` in a
+    random direction."""
     occluder_arm: bool = True
     """A second arm (KUKA iiwa) standing beside the objects sweeps its hand between the camera
     and the objects in the middle of the video."""

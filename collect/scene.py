@@ -21,7 +21,7 @@ import trimesh
 
 from collect import layout
 from collect.arm import ARMS, Arm, pose_error, tool_target
-from collect.config import CollectConfig, scene_identity
+from collect.config import CollectConfig, plain_config, scene_identity
 from collect.orbit import nearest_neighbour_path, sample_views, thin_evenly
 from collect.sensor import add_depth_noise, limit_range
 from collect.world import Light, SimWorld
@@ -34,7 +34,7 @@ from geometry import (
     rotation_from_rpy,
     transform,
 )
-from geometry.image_io import read_yaml, to_plain
+from geometry.image_io import read_yaml
 from geometry.scene_io import METADATA, load_scene, pose_entry, pose_to_dict
 from sim_assets import ObjectAsset, build_box, build_distractor, build_object, make_background
 
@@ -182,7 +182,13 @@ def collect_scene(
     started = time.perf_counter()
     report_progress = progress or (lambda n: None)
     name = scene_name(scene_index)
-    writer = SceneWriter(Path(out_root), name, scene_identity(config, scene_index), overwrite)
+    writer = SceneWriter(
+        Path(out_root),
+        name,
+        scene_identity(config, scene_index),
+        overwrite,
+        config.camera.stereo_baseline_m,
+    )
     if writer.status == "complete":
         report_progress(config.orbit.views)
         return _report_of_finished(writer.final)
@@ -428,6 +434,12 @@ def _record(
             rgb, depth, body_ids = world.render(
                 draw.camera, camera_to_world, camera_config.near_m, camera_config.far_m, draw.light
             )
+            right_rgb = None
+            if camera_config.stereo_baseline_m > 0:
+                right_rgb, _, _ = world.render(
+                    draw.camera, camera_to_world @ _right_of(camera_config.stereo_baseline_m),
+                    camera_config.near_m, camera_config.far_m, draw.light,
+                )  # fmt: skip
             timings["rendering"] += time.perf_counter() - clock
             clock = time.perf_counter()
             # A real system cuts its own arm out of depth with its kinematic model; the simulator's
@@ -437,14 +449,23 @@ def _record(
             if config.randomization.depth_noise:
                 rng = random_stream(config.seed, scene_index, NOISE_STREAM, index)
                 depth = add_depth_noise(depth, config.depth_noise, rng)
-            writer.write_frame(index, rgb, depth, segmentation_ids[body_ids + 1])
+            writer.write_frame(index, rgb, depth, segmentation_ids[body_ids + 1], right_rgb)
             timings["writing"] += time.perf_counter() - clock
         frames.poses[index] = pose_entry(
-            index, camera_to_world, physics_steps * config.robot.time_step_s
+            index,
+            camera_to_world,
+            physics_steps * config.robot.time_step_s,
+            stereo=camera_config.stereo_baseline_m > 0,
         )
         frames.joint_positions[index] = [float(q) for q in arm.configuration()]
         progress(1)
     return frames
+
+
+def _right_of(baseline_m: float) -> np.ndarray:
+    """(4, 4) right camera to left camera: a shift of the baseline along the camera's x axis
+    (rectified by construction: same orientation, same intrinsics)."""
+    return make_pose(np.eye(3), np.array([baseline_m, 0.0, 0.0]))
 
 
 def _count_reasons(dropped: list[tuple[int, str]]) -> str:
@@ -506,7 +527,7 @@ def _scene_description(
         "light": draw.light,
         "orbit_centre": [float(v) for v in built.centre],
         "seed": config.seed,
-        "config": to_plain(config),
+        "config": plain_config(config),
     }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import trimesh
 
 from collect.arm import ARMS, Arm, tool_target
-from collect.config import CollectConfig, VideoConfig
+from collect.config import CollectConfig, VideoConfig, plain_config
 from collect.runner import check_output_writable
 from collect.scene import (
     RANDOM_IK_SEEDS,
@@ -67,6 +67,7 @@ OCCLUDER_CAMERA_GAP_M = 0.12  # ... and at least this far from the camera
 OCCLUDER_LATERAL_M = 0.14  # half the width of its sweep across the line of sight
 CLEARANCE_M = 0.01  # between arms, and between arms and objects, in every frame
 OBJECT_GAP_M = 0.004  # between a moving object and the others
+HIDING_REACH_M = 0.3  # farthest a moving object slides to hide behind another
 # The camera turns about its optical axis as it sweeps around the objects, and so must the
 # arm's last joint: on a long sweep it runs out of range. The camera is then mounted turned on
 # the wrist (the image stays upright; only the wrist's share of the turn changes): these mount
@@ -157,17 +158,23 @@ def camera_trajectory(
 
 
 def slide_and_turn(
-    object_to_world: np.ndarray, offset_xy_m: np.ndarray, turn_rad: float, frames: int
+    object_to_world: np.ndarray,
+    offset_xy_m: np.ndarray,
+    turn_rad: float,
+    frames: int,
+    arrive_at: float = 1.0,
 ) -> np.ndarray:
-    """(T, 4, 4) poses of an object that slides by `offset_xy_m` while turning `turn_rad` about
-    the vertical through its origin, starting and ending at rest."""
-    s = smoothstep(frames)
+    """(T, 4, 4) poses of an object that slides by `offset_xy_m`, arriving at rest at the
+    `arrive_at` share of the video, while turning `turn_rad` about the vertical through its
+    origin over the whole video."""
+    turned = smoothstep(frames)
+    arrived = max(2, round(arrive_at * (frames - 1)) + 1)
+    slid = np.concatenate([smoothstep(arrived), np.ones(max(0, frames - arrived))])[:frames]
     poses = np.repeat(object_to_world[None], frames, axis=0)
-    for t, fraction in enumerate(s):
-        poses[t, :3, :3] = (
-            rotation_about_axis((0, 0, 1), fraction * turn_rad) @ object_to_world[:3, :3]
-        )
-        poses[t, :2, 3] = object_to_world[:2, 3] + fraction * offset_xy_m
+    for t in range(frames):
+        rotation = rotation_about_axis((0, 0, 1), turned[t] * turn_rad)
+        poses[t, :3, :3] = rotation @ object_to_world[:3, :3]
+        poses[t, :2, 3] = object_to_world[:2, 3] + slid[t] * offset_xy_m
     return poses
 
 
@@ -291,6 +298,30 @@ def simulate_video(
     )
 
 
+def _hiding_place(built, draw, moving: int, camera_m: np.ndarray, rng: np.random.Generator):
+    """(2,) offset that slides object `moving` behind another object as the camera at
+    `camera_m` (3,) sees them (its footprint centre on the line from the camera through the
+    other's, just beyond it), or None when no other object stands near enough."""
+    start = built.object_to_world[moving][:2, 3]
+    radius = {
+        i: float(np.linalg.norm(obj.asset.mesh.vertices[:, :2], axis=1).max())
+        for i, obj in enumerate(draw.objects)
+    }
+    options = []
+    for other, obj in enumerate(draw.objects):
+        if other == moving or obj.is_distractor:
+            continue
+        centre = built.object_to_world[other][:2, 3]
+        away = centre - camera_m[:2]
+        away /= np.linalg.norm(away)
+        target = centre + away * (radius[other] + radius[moving] + OBJECT_GAP_M)
+        if np.linalg.norm(target - start) <= HIDING_REACH_M:
+            options.append(target - start)
+    if not options:
+        return None
+    return options[int(rng.integers(len(options)))]
+
+
 def _plan(
     world: SimWorld,
     built,
@@ -313,13 +344,17 @@ def _plan(
     moving = sorted(int(i) for i in path_rng.choice(tracked, video.moving_objects, replace=False))
     poses = np.repeat(np.stack(built.object_to_world)[None], frames, axis=0)
     for i in moving:
-        heading = path_rng.uniform(0, 2 * np.pi)
-        offset = path_rng.uniform(*video.move_distance_m) * np.array(
-            [math.cos(heading), math.sin(heading)]
-        )
+        offset = _hiding_place(built, draw, i, targets[frames // 2, :3, 3], path_rng)
+        arrive_at = 0.5  # hidden from the middle of the video on
+        if offset is None or not video.hide_behind_objects:
+            heading = path_rng.uniform(0, 2 * np.pi)
+            offset = path_rng.uniform(*video.move_distance_m) * np.array(
+                [math.cos(heading), math.sin(heading)]
+            )
+            arrive_at = 1.0
         # Turning against the camera's sweep adds to the change of viewpoint.
         turn = -sense * math.radians(path_rng.uniform(*video.turn_deg))
-        poses[:, i] = slide_and_turn(built.object_to_world[i], offset, turn, frames)
+        poses[:, i] = slide_and_turn(built.object_to_world[i], offset, turn, frames, arrive_at)
     for i in range(len(draw.objects)):
         if not _on_table(poses[:, i, :2, 3]):
             return None, "off_table"
@@ -579,7 +614,7 @@ def video_name(index: int) -> str:
 def video_identity(config: CollectConfig, video: VideoConfig, index: int) -> dict[str, Any]:
     """What decides a video's bytes, as plain data: the seeds, its index and both configs
     without the counts (so that growing `video.videos` keeps the videos already made)."""
-    collect_data, video_data = to_plain(config), to_plain(video)
+    collect_data, video_data = plain_config(config), to_plain(video)
     collect_data.pop("scenes")
     video_data.pop("videos")
     return {"format": VIDEO_FORMAT, "index": index, "video": video_data, "collect": collect_data}

@@ -31,10 +31,12 @@ from geometry.scene_io import (
     METADATA,
     PARTIAL_SUFFIX,
     POSE_DATA,
+    RIGHT_CAMERA_INFO,
     SCENE_YAML,
     SEGMENTATION_DIR,
     depth_filename,
     rgb_filename,
+    right_rgb_filename,
     segmentation_filename,
     write_camera_info,
     write_pose_data,
@@ -47,12 +49,20 @@ COLLECT_STATE = Path("collect_state.yaml")
 
 class SceneWriter:
     """Writes one scene; `status` says whether it is 'complete' (nothing to do), 'new' or
-    'resume'."""
+    'resume'. A stereo scene (`stereo_baseline_m` > 0) has a right RGB image in every frame."""
 
-    def __init__(self, root: Path, name: str, identity: dict[str, Any], overwrite: bool):
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        identity: dict[str, Any],
+        overwrite: bool,
+        stereo_baseline_m: float = 0.0,
+    ):
         self.final = Path(root) / name
         self.partial = Path(root) / f"{name}{PARTIAL_SUFFIX}"
         self.identity = identity
+        self.stereo_baseline_m = stereo_baseline_m
         if self.final.exists():
             if not overwrite:
                 self._check_reusable(self.final)
@@ -95,21 +105,34 @@ class SceneWriter:
         """True when all of frame `index`'s files are on disk (each was written atomically)."""
         return all(path.is_file() for path in self._frame_paths(index))
 
-    def _frame_paths(self, index: int) -> tuple[Path, Path, Path]:
-        return (
+    def _frame_paths(self, index: int) -> tuple[Path, ...]:
+        """The frame's files in the order they are written: the (left) RGB image last."""
+        paths = [
             self.partial / SEGMENTATION_DIR / segmentation_filename(index),
             self.partial / IMAGES_DIR / depth_filename(index),
-            self.partial / IMAGES_DIR / rgb_filename(index),
-        )
+        ]
+        if self.stereo_baseline_m > 0:
+            paths.append(self.partial / IMAGES_DIR / right_rgb_filename(index))
+        return (*paths, self.partial / IMAGES_DIR / rgb_filename(index))
 
     def write_frame(
-        self, index: int, rgb: np.ndarray, depth_m: np.ndarray, segmentation: np.ndarray
+        self,
+        index: int,
+        rgb: np.ndarray,
+        depth_m: np.ndarray,
+        segmentation: np.ndarray,
+        right_rgb: np.ndarray | None = None,
     ) -> None:
-        """Write frame `index`: RGB, depth (metres, written in mm) and uint16 segmentation."""
-        segmentation_path, depth_path, rgb_path = self._frame_paths(index)
-        write_labels(segmentation_path, segmentation)
-        write_depth(depth_path, depth_m)
-        write_rgb(rgb_path, rgb)
+        """Write frame `index`: RGB, depth (metres, written in mm), uint16 segmentation, and the
+        right camera's RGB in a stereo scene."""
+        if (right_rgb is not None) != (self.stereo_baseline_m > 0):
+            raise ValueError("a stereo scene's frames need a right image, and only those")
+        paths = self._frame_paths(index)
+        write_labels(paths[0], segmentation)
+        write_depth(paths[1], depth_m)
+        if right_rgb is not None:
+            write_rgb(paths[2], right_rgb)
+        write_rgb(paths[-1], rgb)
 
     def finish(
         self,
@@ -134,6 +157,8 @@ class SceneWriter:
             )
             write_bytes_atomic(self.partial / MESHES_DIR / file_name, text.encode())
         write_camera_info(self.partial / CAMERA_INFO, camera)
+        if self.stereo_baseline_m > 0:
+            write_camera_info(self.partial / RIGHT_CAMERA_INFO, camera, self.stereo_baseline_m)
         write_pose_data(self.partial / POSE_DATA, poses)
         write_yaml(self.partial / SCENE_YAML, scene_description)
         write_yaml(self.partial / METADATA, {**self.identity, **metadata})

@@ -1,38 +1,51 @@
-"""Depth from RGB: networks, view synthesis through geometry's reprojection, losses and metrics.
+"""Depth from RGB: networks, view synthesis through geometry's reprojection, losses, metrics,
+training in three modes, evaluation and prediction.
 
 Self-supervised training rebuilds a target frame from its neighbours with predicted depth and
 the forward-kinematics poses (`relative_pose`, `synthesize`), so depth comes out in metres;
 `PoseNet` stands in where poses are missing (scale then from `median_scale`). Stereo and
 supervised training use the same pieces (`left_right_consistency`, `scale_invariant_log_loss`).
+`train_depth`, `evaluate_depth` and `predict_run` are what `donkit depth` calls;
+`run_demo_depth` is the demo's depth stage.
+
+Names are imported on first use, so that reading the config (`depth.config`, which every
+command does) does not load torch.
 """
 
-from depth.layers import relative_pose, reproject, synthesize
-from depth.losses import (
-    edge_aware_smoothness,
-    left_right_consistency,
-    minimum_reprojection,
-    photometric_error,
-    scale_invariant_log_loss,
-    ssim,
-)
-from depth.metrics import METRIC_KEYS, depth_errors, median_scale
-from depth.network import DepthNet, PoseNet, disparity_to_depth, pose_from_axis_angle
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "METRIC_KEYS",
-    "DepthNet",
-    "PoseNet",
-    "depth_errors",
-    "disparity_to_depth",
-    "edge_aware_smoothness",
-    "left_right_consistency",
-    "median_scale",
-    "minimum_reprojection",
-    "photometric_error",
-    "pose_from_axis_angle",
-    "relative_pose",
-    "reproject",
-    "scale_invariant_log_loss",
-    "ssim",
-    "synthesize",
-]
+_EXPORTS = {
+    "DepthConfig": "depth.config",
+    "DepthSamples": "depth.data",
+    "relative_pose": "depth.layers",
+    "reproject": "depth.layers",
+    "synthesize": "depth.layers",
+    "edge_aware_smoothness": "depth.losses",
+    "left_right_consistency": "depth.losses",
+    "minimum_reprojection": "depth.losses",
+    "photometric_error": "depth.losses",
+    "scale_invariant_log_loss": "depth.losses",
+    "ssim": "depth.losses",
+    "METRIC_KEYS": "depth.metrics",
+    "depth_errors": "depth.metrics",
+    "median_scale": "depth.metrics",
+    "DepthNet": "depth.network",
+    "PoseNet": "depth.network",
+    "disparity_to_depth": "depth.network",
+    "pose_from_axis_angle": "depth.network",
+    "load_depth_network": "depth.checkpoint",
+    "predict_depth": "depth.checkpoint",
+    "train_depth": "depth.train",
+    "evaluate_depth": "depth.evaluate",
+    "predict_run": "depth.predict",
+    "run_demo_depth": "depth.demo",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'depth' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from donkit.config import DonkitConfig, commented_yaml, describe_fields, load_config
+from donkit.depth_cli import add_depth_command, run_depth
 from donkit.table import format_table
 from geometry.errors import DonkitError
 
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     visualize.add_argument("--seed", type=int, default=0, help="seed of the pairs (default 0)")
     visualize.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
+    add_depth_command(commands)
+
     sim_video = commands.add_parser(
         "sim-video",
         help="simulate videos with ground-truth point tracks (TAP-Vid files)",
@@ -403,8 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
         "descriptors into OUT/runs/demo (held-out loss tracked on OUT/data_test), and evaluate "
         "them against dense SIFT and the untrained network (OUT/runs/demo/eval/metrics.json "
         "and cdf.png), and draw them (OUT/runs/demo/viz, with viewer.html to open in a "
-        "browser). Finished stages are skipped when run again, and interrupted training "
-        "continues.",
+        "browser); then simulate videos with ground-truth point tracks (OUT/videos) and track "
+        "them with the descriptors and with Lucas-Kanade (OUT/track/V/donkit, OUT/track/V/lk, "
+        "TAP-Vid metrics in OUT/track/metrics.json). Finished stages are skipped when run "
+        "again, and interrupted training continues.",
     )
     _add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
@@ -686,6 +691,34 @@ def run_demo(args: argparse.Namespace) -> None:
     print(f"visualize: {len(pictures.files)} pictures of {pictures.pairs} held-out pairs")
     _print_evaluation(results, run)
     print(f"viewer: {pictures.viewer} (hover a pixel to see its best matches)")
+    _demo_track(config, run, args.out, args.workers)
+
+
+def _demo_track(config: DonkitConfig, run: Path, out: Path, workers: int) -> None:
+    """Videos with ground truth into OUT/videos; both trackers on each into OUT/track/V/."""
+    from collect.video import sim_videos
+    from descriptors.track_videos import (
+        descriptor_tracker,
+        evaluate_videos,
+        lucas_kanade_tracker,
+        metrics_table,
+    )
+
+    videos = sim_videos(config.collect, config.video, out / "videos", workers=workers)
+    print(f"sim-video: {videos.line()} -> {out / 'videos'}")
+    trackers = [
+        descriptor_tracker(run, config.correspond, config.track),
+        lucas_kanade_tracker(config.track),
+    ]
+    results = evaluate_videos(
+        trackers, [out / "videos"], out / "track", config.track.query_stride, config.video.fps
+    )
+    print(format_table(*_split(metrics_table(results))))
+    print(
+        f"track: average Jaccard donkit {results['donkit']['average_jaccard']:.3f}, lk "
+        f"{results['lk']['average_jaccard']:.3f} on {len(results['videos'])} videos -> "
+        f"{out / 'track' / 'metrics.json'}, overlays {out / 'track'}/VIDEO/METHOD/overlay.mp4"
+    )
 
 
 def _demo_train(config: DonkitConfig, data: Path, held_out: Path, run: Path) -> None:
@@ -712,6 +745,7 @@ COMMANDS = {
     "train": run_train,
     "evaluate": run_evaluate,
     "visualize": run_visualize,
+    "depth": run_depth,
     "sim-video": run_sim_video,
     "track": run_track,
     "config": run_config,

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 from collect.config import CollectConfig, VideoConfig
+from depth.config import DepthConfig
 from descriptors.config import CorrespondConfig, TrackConfig, TrainConfig
 from geometry.errors import DonkitError
 from geometry.image_io import read_yaml, to_plain
@@ -71,6 +72,8 @@ class DonkitConfig:
     """Simulated videos with ground-truth point tracks (`donkit sim-video`)."""
     track: TrackConfig = field(default_factory=TrackConfig)
     """Keypoint tracking in video (`donkit track`)."""
+    depth: DepthConfig = field(default_factory=DepthConfig)
+    """Depth from one RGB image: self-supervised, stereo or supervised (`donkit depth`)."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The demo run (`donkit demo`)."""
 

@@ -28,6 +28,9 @@ from geometry.transforms import matrix_to_quaternion, pose_from_quaternion
 
 IMAGES_DIR = Path("processed/images")
 CAMERA_INFO = IMAGES_DIR / "camera_info.yaml"
+# A stereo scene's right camera: the left one moved by the baseline along its own x axis, same
+# intrinsics (rectified by construction); its baseline is in the ROS form, P[0, 3] = -fx * b.
+RIGHT_CAMERA_INFO = IMAGES_DIR / "right_camera_info.yaml"
 POSE_DATA = IMAGES_DIR / "pose_data.yaml"
 GROUND_TRUTH_DIR = Path("ground_truth")
 SCENE_YAML = GROUND_TRUTH_DIR / "scene.yaml"
@@ -42,6 +45,10 @@ PARTIAL_SUFFIX = ".partial"
 
 def rgb_filename(index: int) -> str:
     return f"{index:06d}_rgb.png"
+
+
+def right_rgb_filename(index: int) -> str:
+    return f"{index:06d}_right_rgb.png"
 
 
 def depth_filename(index: int) -> str:
@@ -65,6 +72,7 @@ class Frame:
     timestamp_s: float
     rgb_path: Path
     depth_path: Path
+    right_rgb_path: Path | None = None  # a stereo scene's right image
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class Scene:
     path: Path
     camera: PinholeCamera
     frames: tuple[Frame, ...]
+    stereo_baseline_m: float = 0.0  # > 0: every frame has a right image, this far to the right
 
     def rgb(self, position: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB of the frame at `position` in `frames`."""
@@ -88,11 +97,32 @@ class Scene:
         index = self.frames[position].index
         return read_labels(self.path / SEGMENTATION_DIR / segmentation_filename(index))
 
+    def right_rgb(self, position: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB of the right camera of the frame at `position` (stereo scenes)."""
+        path = self.frames[position].right_rgb_path
+        if path is None:
+            raise DonkitError(
+                f"{self.path} has no right images (not recorded with "
+                "collect.camera.stereo_baseline_m > 0)"
+            )
+        return read_rgb(path)
 
-def camera_info_dict(camera: PinholeCamera) -> dict[str, Any]:
-    """camera_info.yaml content, with the ROS fields that DON's tools also write."""
+    def right_camera_to_world(self, position: int) -> np.ndarray:
+        """(4, 4) pose of the right camera: the left one moved by the baseline along its x."""
+        shift = np.eye(4)
+        shift[0, 3] = self.stereo_baseline_m
+        return self.frames[position].camera_to_world @ shift
+
+
+def camera_info_dict(camera: PinholeCamera, baseline_m: float = 0.0) -> dict[str, Any]:
+    """camera_info.yaml content, with the ROS fields that DON's tools also write.
+
+    `baseline_m` > 0 describes the right camera of a rectified stereo pair whose left camera is
+    `camera`, as ROS does: projection_matrix P[0, 3] = -fx * baseline_m.
+    """
     k = [float(x) for x in camera.matrix.ravel()]
-    p = [k[0], k[1], k[2], 0.0, k[3], k[4], k[5], 0.0, 0.0, 0.0, 1.0, 0.0]
+    tx = -k[0] * baseline_m if baseline_m else 0.0
+    p = [k[0], k[1], k[2], tx, k[3], k[4], k[5], 0.0, 0.0, 0.0, 1.0, 0.0]
     return {
         "image_width": camera.width,
         "image_height": camera.height,
@@ -108,8 +138,35 @@ def camera_info_dict(camera: PinholeCamera) -> dict[str, Any]:
     }
 
 
-def write_camera_info(path: Path, camera: PinholeCamera) -> None:
-    write_yaml(path, camera_info_dict(camera))
+def write_camera_info(path: Path, camera: PinholeCamera, baseline_m: float = 0.0) -> None:
+    write_yaml(path, camera_info_dict(camera, baseline_m))
+
+
+def read_stereo_baseline(path: Path, left: PinholeCamera) -> float:
+    """The baseline (metres, > 0) of a right camera's camera_info.yaml, -P[0, 3] / fx; its
+    intrinsics must be the left camera's (a rectified pair)."""
+    right = read_camera_info(path)
+    if right != left:
+        raise DonkitError(
+            f"right camera info {path} has other intrinsics than the left camera's; donkit reads "
+            "rectified pairs only (one K for both images)"
+        )
+    data = read_yaml(path, "camera info")
+    try:
+        values = data["projection_matrix"]["data"]
+        tx = finite_float(values[3], f"camera info {path}: projection_matrix.data[3]")
+    except (KeyError, TypeError, IndexError):
+        raise DonkitError(
+            f"right camera info {path} needs projection_matrix.data (12 numbers, P[0, 3] = "
+            "-fx * baseline)"
+        ) from None
+    baseline = -tx / right.fx
+    if not baseline > 0:
+        raise DonkitError(
+            f"right camera info {path}: projection_matrix P[0, 3] = {tx} gives a baseline of "
+            f"{baseline} m; the right camera must lie to the right (P[0, 3] = -fx * b < 0)"
+        )
+    return baseline
 
 
 def read_camera_info(path: Path) -> PinholeCamera:
@@ -156,14 +213,19 @@ def pose_from_dict(data: Any, where: str) -> np.ndarray:
     return pose_from_quaternion(np.array(q), np.array(t))
 
 
-def pose_entry(index: int, camera_to_world: np.ndarray, timestamp_s: float) -> dict[str, Any]:
-    """One pose_data.yaml entry."""
-    return {
+def pose_entry(
+    index: int, camera_to_world: np.ndarray, timestamp_s: float, stereo: bool = False
+) -> dict[str, Any]:
+    """One pose_data.yaml entry (with the right image's file name in a stereo scene)."""
+    entry = {
         "camera_to_world": pose_to_dict(camera_to_world),
         "timestamp": float(timestamp_s),
         "rgb_image_filename": rgb_filename(index),
         "depth_image_filename": depth_filename(index),
     }
+    if stereo:
+        entry["right_rgb_image_filename"] = right_rgb_filename(index)
+    return entry
 
 
 def write_pose_data(path: Path, entries: dict[int, dict[str, Any]]) -> None:
@@ -205,6 +267,7 @@ def load_scene(path: Path) -> Scene:
                 f"{where} needs an integer index, rgb_image_filename and depth_image_filename"
             ) from None
         timestamp = finite_float(entry.get("timestamp", 0.0), f"{where}.timestamp")
+        right_name = entry.get("right_rgb_image_filename")
         frames.append(
             Frame(
                 index=index,
@@ -214,6 +277,7 @@ def load_scene(path: Path) -> Scene:
                 timestamp_s=timestamp,
                 rgb_path=path / IMAGES_DIR / rgb_name,
                 depth_path=path / IMAGES_DIR / depth_name,
+                right_rgb_path=None if right_name is None else path / IMAGES_DIR / str(right_name),
             )
         )
     frames.sort(key=lambda frame: frame.index)
@@ -222,7 +286,21 @@ def load_scene(path: Path) -> Scene:
         raise DonkitError(
             f"pose data {path / POSE_DATA} lists a frame index twice (e.g. 1 and '1')"
         )
-    return Scene(path=path, camera=camera, frames=tuple(frames))
+    baseline = 0.0
+    if (path / RIGHT_CAMERA_INFO).is_file():
+        baseline = read_stereo_baseline(path / RIGHT_CAMERA_INFO, camera)
+    with_right = sum(frame.right_rgb_path is not None for frame in frames)
+    if baseline > 0 and with_right < len(frames):
+        raise DonkitError(
+            f"{path} is a stereo scene ({RIGHT_CAMERA_INFO} exists), but "
+            f"{len(frames) - with_right} frame(s) of {POSE_DATA} name no right_rgb_image_filename"
+        )
+    if baseline == 0 and with_right:
+        raise DonkitError(
+            f"{POSE_DATA} of {path} names right images, but {RIGHT_CAMERA_INFO}, which gives "
+            "their baseline, is missing"
+        )
+    return Scene(path=path, camera=camera, frames=tuple(frames), stereo_baseline_m=baseline)
 
 
 def find_scenes(root: Path) -> tuple[list[Path], list[Path]]:

@@ -54,6 +54,10 @@ def test_slide_and_turn_ends_where_asked():
     np.testing.assert_allclose(poses[-1, :3, 3], [0.56, 0.02, 0.75], atol=1e-12)
     assert rotation_angle(start[:3, :3], poses[-1, :3, :3]) == pytest.approx(math.pi / 2)
     np.testing.assert_allclose(poses[:, 2, 3], 0.75)  # it slides on the table
+    # Arriving half-way: there at frame 3 of 0-6, and at rest after, while it goes on turning.
+    early = slide_and_turn(start, np.array([0.06, -0.08]), math.radians(90), 7, arrive_at=0.5)
+    np.testing.assert_allclose(early[3:, :2, 3], np.tile([0.56, 0.02], (4, 1)), atol=1e-12)
+    assert rotation_angle(early[3, :3, :3], early[-1, :3, :3]) == pytest.approx(math.pi / 4)
 
 
 def test_viewpoint_change_counts_camera_motion_and_object_turns():

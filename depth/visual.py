@@ -1,0 +1,17 @@
+"""Pictures of depth for people: TensorBoard images and `donkit depth predict`'s colour PNGs."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def colourise_depth(depth_m: np.ndarray, min_depth_m: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB picture of depth: inverse depth through the magma colour map,
+    normalized by its 95th percentile (near is bright); 0 (no depth) is black."""
+    inverse = np.where(depth_m > 0, 1.0 / np.maximum(depth_m, 1e-6), 0.0)
+    top = np.percentile(inverse[depth_m > 0], 95) if (depth_m > 0).any() else 1.0 / min_depth_m
+    scaled = np.clip(inverse / max(top, 1e-6), 0.0, 1.0)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_MAGMA)
+    bgr[depth_m <= 0] = 0
+    return np.ascontiguousarray(bgr[:, :, ::-1])
