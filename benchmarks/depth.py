@@ -92,10 +92,11 @@ def measure_speed(
     import statistics
 
     from depth.data import collate
-    from depth.train import _Processes, _Trainer
+    from depth.train import _Trainer
     from descriptors.checkpoint import RunFolder
     from descriptors.config import TrainConfig
     from descriptors.network import normalize_images
+    from descriptors.run_loop import Processes
     from descriptors.train import build_network
     from geometry.scene_io import find_scenes
 
@@ -119,7 +120,7 @@ def measure_speed(
             scenes = find_scenes(stereo_data if depth.mode == "stereo" else data)[0]
             trainer = _Trainer(
                 {}, depth, scenes, RunFolder(Path(folder)), False, torch.device("cpu"),
-                _Processes(), False, {},
+                Processes(), False, {},
             )  # fmt: skip
             size = depth.batch_size
             batches = [
@@ -131,7 +132,7 @@ def measure_speed(
             for name, (trainer, batches) in trainers.items():
                 before = reference_step()
                 started = time.perf_counter()
-                trainer._train_step(batches[repeat % 2], None)
+                trainer.train_step(batches[repeat % 2], None)
                 step = time.perf_counter() - started
                 after = reference_step()
                 if repeat:  # the first round warms up

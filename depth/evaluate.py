@@ -21,7 +21,7 @@ import torch
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.metrics import METRIC_KEYS, depth_errors, median_scale
 from descriptors.checkpoint import RunFolder
-from descriptors.train import resolve_device
+from descriptors.run_loop import resolve_device
 from geometry import DonkitError
 from geometry.image_io import write_bytes_atomic
 from geometry.parallel import progress_bar

@@ -21,7 +21,7 @@ import numpy as np
 
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.visual import colourise_depth
-from descriptors.train import resolve_device
+from descriptors.run_loop import resolve_device
 from geometry import DonkitError
 from geometry.image_io import read_rgb, write_depth, write_rgb, write_yaml
 from geometry.parallel import progress_bar

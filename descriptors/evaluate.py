@@ -366,7 +366,8 @@ def evaluate_run(
     """
     from descriptors.checkpoint import load_network
     from descriptors.cross_instance import cross_instance_pairs  # it builds on this module
-    from descriptors.train import build_network, resolve_device
+    from descriptors.run_loop import resolve_device
+    from descriptors.train import build_network
 
     network, state = load_network(run)
     untrained = build_network(train)

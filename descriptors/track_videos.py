@@ -70,8 +70,8 @@ def descriptor_tracker(
     """The run's descriptors: best matches refined by a spatial expectation, visible below the
     distance threshold (`threshold`, or calibrated on the run's training data)."""
     from descriptors.checkpoint import load_network
+    from descriptors.run_loop import resolve_device
     from descriptors.tracking import describe_video, load_or_calibrate, track_descriptors
-    from descriptors.train import resolve_device
 
     network, state = load_network(run)
     device = resolve_device(device_name)

@@ -75,7 +75,7 @@ def visualize_run(
 ) -> Visualization:
     """Draw run `run`'s descriptors on `pairs` held-out pairs of the fused scenes under `data`."""
     from descriptors.checkpoint import load_network
-    from descriptors.train import resolve_device
+    from descriptors.run_loop import resolve_device
 
     network, _ = load_network(run)
     paths, _ = complete_scenes(data, "pass fused held-out scenes (`donkit fuse`) to --data")

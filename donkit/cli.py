@@ -16,7 +16,8 @@ from importlib import metadata
 from pathlib import Path
 
 from donkit.config import DonkitConfig, commented_yaml, describe_fields, load_config
-from donkit.depth_cli import add_depth_command, run_depth
+from donkit.depth_cli import add_depth_command, print_depth_metrics, run_depth
+from donkit.options import add_config_options, add_run_folder_options
 from donkit.table import format_table
 from geometry.errors import DonkitError
 
@@ -26,24 +27,6 @@ EXIT_INTERRUPTED = 130
 
 def _default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="YAML",
-        help="config file (default: the embedded demo config, as configs/demo.yaml)",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config value, e.g. --set collect.orbit.views=20 (repeatable; the "
-        "value is YAML: 3, 0.5, true, [a, b]); `donkit config` lists every key",
-    )
 
 
 def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_options(collect)
+    add_config_options(collect)
     collect.add_argument("--out", type=Path, metavar="DIR", help="output folder for the scenes")
     collect.add_argument(
         "--scenes", type=int, metavar="N", help="number of scenes (overrides collect.scenes)"
@@ -128,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fuse.add_argument("data", type=Path, metavar="DATA", help="a scene, or a folder of scenes")
-    _add_config_options(fuse)
+    add_config_options(fuse)
     fuse.add_argument(
         "--voxel", type=float, metavar="M", help="TSDF voxel size in metres (fuse.voxel_m)"
     )
@@ -162,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     correspond.add_argument("data", type=Path, metavar="DATA", help="fused scenes")
     correspond.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder")
-    _add_config_options(correspond)
+    add_config_options(correspond)
     correspond.add_argument("--pairs", type=int, metavar="N", help="pairs (correspond.pairs)")
     correspond.add_argument(
         "--matches", type=int, metavar="M", help="most matches kept per pair (correspond.matches)"
@@ -202,17 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--data", type=Path, metavar="DATA", help="fused training scenes")
-    train.add_argument("--out", type=Path, metavar="RUN", help="run folder (must not hold a run)")
-    train.add_argument(
-        "--resume",
-        type=Path,
-        metavar="RUN",
-        help="continue run RUN from its last.pt with its own config (and data, unless --data "
-        "is given), exactly as if it had not stopped; --steps raises its total",
-    )
+    add_run_folder_options(train, "fused training scenes")
     train.add_argument("--val", type=Path, metavar="DATA", help="fused held-out scenes")
-    _add_config_options(train)
+    add_config_options(train)
     train.add_argument("--steps", type=int, metavar="N", help="total steps (train.steps)")
     train.add_argument(
         "--device",
@@ -301,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_config_options(sim_video)
+    add_config_options(sim_video)
     sim_video.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder")
     sim_video.add_argument(
         "--videos", type=int, metavar="N", help="number of videos (overrides video.videos)"
@@ -380,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fused scenes to calibrate the visibility threshold on (default: the run's "
         "training data)",
     )
-    _add_config_options(track)
+    add_config_options(track)
     track.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
     config = commands.add_parser(
@@ -389,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print every config key, its value (the default, or from --config/--set) "
         "and what it means.",
     )
-    _add_config_options(config)
+    add_config_options(config)
     config.add_argument(
         "--yaml",
         action="store_true",
@@ -408,10 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and cdf.png), and draw them (OUT/runs/demo/viz, with viewer.html to open in a "
         "browser); then simulate videos with ground-truth point tracks (OUT/videos) and track "
         "them with the descriptors and with Lucas-Kanade (OUT/track/V/donkit, OUT/track/V/lk, "
-        "TAP-Vid metrics in OUT/track/metrics.json). Finished stages are skipped when run "
+        "TAP-Vid metrics in OUT/track/metrics.json), and train depth from one RGB image, "
+        "self-supervised with the arm's camera poses, into OUT/depth (held-out metrics in "
+        "OUT/depth/metrics.json). Finished stages are skipped when run "
         "again, and interrupted training continues.",
     )
-    _add_config_options(demo)
+    add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
     demo.add_argument(
         "--workers", type=int, default=_default_workers(), metavar="K", help="worker processes"
@@ -692,6 +669,17 @@ def run_demo(args: argparse.Namespace) -> None:
     _print_evaluation(results, run)
     print(f"viewer: {pictures.viewer} (hover a pixel to see its best matches)")
     _demo_track(config, run, args.out, args.workers)
+    _demo_depth(config, args.out)
+
+
+def _demo_depth(config: DonkitConfig, out: Path) -> None:
+    """The self-supervised depth model (forward-kinematics poses) into OUT/depth, evaluated on
+    the held-out scenes beside the constant-depth baseline."""
+    from depth.demo import run_demo_depth
+
+    results = run_demo_depth(config, out / "data", out / "data_test", out / "depth")
+    print_depth_metrics(results)
+    print(f"depth: metrics -> {out / 'depth' / 'metrics.json'}")
 
 
 def _demo_track(config: DonkitConfig, run: Path, out: Path, workers: int) -> None:

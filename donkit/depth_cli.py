@@ -13,28 +13,11 @@ import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
+from donkit.options import add_config_options, add_run_folder_options
 from donkit.table import format_table
 from geometry.errors import DonkitError
 
 _DEVICES = ["auto", "cpu", "cuda"]
-
-
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="YAML",
-        help="config file (default: the embedded demo config, as configs/demo.yaml)",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config value, e.g. --set depth.steps=2000 (repeatable; the value is "
-        "YAML); `donkit config` lists every depth.* key",
-    )
 
 
 def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
@@ -72,21 +55,13 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--data", type=Path, metavar="DATA", help="training scenes")
-    train.add_argument("--out", type=Path, metavar="RUN", help="run folder (must not hold a run)")
-    train.add_argument(
-        "--resume",
-        type=Path,
-        metavar="RUN",
-        help="continue run RUN from its last.pt with its own config (and data, unless --data is "
-        "given), exactly as if it had not stopped; --steps raises its total",
-    )
+    add_run_folder_options(train, "training scenes")
     train.add_argument(
         "--mode",
         choices=["self_supervised", "stereo", "supervised"],
         help="training signal (depth.mode; default self_supervised)",
     )
-    _add_config_options(train)
+    add_config_options(train, "depth.steps=2000")
     train.add_argument("--steps", type=int, metavar="N", help="total steps (depth.steps)")
     train.add_argument(
         "--device", choices=_DEVICES, help="where to train (depth.device; auto: cuda if present)"
