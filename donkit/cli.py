@@ -16,8 +16,9 @@ from importlib import metadata
 from pathlib import Path
 
 from donkit.config import DonkitConfig, commented_yaml, describe_fields, load_config
-from donkit.depth_cli import add_depth_command, print_depth_metrics, run_depth
+from donkit.depth_cli import add_depth_command, run_depth
 from donkit.options import add_config_options, add_run_folder_options
+from donkit.summaries import evaluation_lines, tracking_lines
 from donkit.table import format_table
 from geometry.errors import DonkitError
 
@@ -385,8 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
         "them with the descriptors and with Lucas-Kanade (OUT/track/V/donkit, OUT/track/V/lk, "
         "TAP-Vid metrics in OUT/track/metrics.json), and train depth from one RGB image, "
         "self-supervised with the arm's camera poses, into OUT/depth (held-out metrics in "
-        "OUT/depth/metrics.json). Finished stages are skipped when run "
-        "again, and interrupted training continues.",
+        "OUT/depth/metrics.json). Last it writes OUT/report.html, every stage's pictures, "
+        "tables and time on one page. OUT/stages.json records the finished stages: run again "
+        "with the same config, they are skipped, and an interrupted stage continues (training "
+        "from its last checkpoint).",
     )
     add_config_options(demo)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
@@ -513,20 +516,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         args.run, args.data, config.correspond, config.train, args.pairs, args.matches,
         args.seed, args.device,
     )  # fmt: skip
-    _print_evaluation(results, args.run)
-
-
-def _print_evaluation(results: dict, run: Path) -> None:
-    from descriptors.evaluate import confusion_line, metrics_table
-
-    header, *rows = metrics_table(results)
-    print(format_table(header, rows))
-    if line := confusion_line(results):
-        print(line)
-    print(
-        f"evaluate: {results['pairs']} held-out pairs, {results['matches']} matches -> "
-        f"{run / 'eval' / 'metrics.json'}, CDF plot {run / 'eval' / 'cdf.png'}"
-    )
+    print("\n".join(evaluation_lines(results, args.run)))
 
 
 def _trained_run_config(run_folder: Path) -> DonkitConfig:
@@ -571,7 +561,6 @@ def run_track(args: argparse.Namespace) -> None:
         descriptor_tracker,
         evaluate_videos,
         lucas_kanade_tracker,
-        metrics_table,
         track_video_file,
     )
     from descriptors.tracks import parse_points
@@ -597,13 +586,7 @@ def run_track(args: argparse.Namespace) -> None:
         results = evaluate_videos(
             [tracker, lk], args.evaluate, args.out, config.track.query_stride, config.video.fps
         )
-        print(format_table(*_split(metrics_table(results))))
-        donkit, baseline = results["donkit"], results["lk"]
-        print(
-            f"track: {len(results['videos'])} videos; average Jaccard donkit "
-            f"{donkit['average_jaccard']:.3f}, lk {baseline['average_jaccard']:.3f} (query mode "
-            f"first); {donkit['frames_per_second']:.1f} frames/s -> {args.out / 'metrics.json'}"
-        )
+        print("\n".join(tracking_lines(results, args.out)))
         return
     points = parse_points(args.points) if args.points is not None else None
     result = track_video_file(tracker, args.video, args.out, points, args.query_frame)
@@ -613,10 +596,6 @@ def run_track(args: argparse.Namespace) -> None:
         f"in {100 * tracks.visible.mean():.0f} % of them, {result.frames_per_second:.1f} "
         f"frames/s -> {result.files[0]}, {result.files[1]}"
     )
-
-
-def _split(table: list[list[str]]) -> tuple[list[str], list[list[str]]]:
-    return table[0], table[1:]
 
 
 def run_config(args: argparse.Namespace) -> None:
@@ -631,99 +610,10 @@ def run_config(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from collect import collect
-    from descriptors.dataset import write_dataset
-    from descriptors.evaluate import evaluate_run
-    from descriptors.visualize import visualize_run
-    from reconstruct import fuse
+    from donkit.demo import run_demo as run_all
 
     config = load_config(args.config, args.overrides)
-    stages = [
-        ("collect", args.out / "data", config.collect),
-        (
-            "collect held-out",
-            args.out / "data_test",
-            replace(config.collect, seed=config.demo.test_seed, scenes=config.demo.test_scenes),
-        ),
-    ]
-    for stage, out, collect_config in stages:
-        summary = collect(collect_config, out, workers=args.workers)
-        print(f"{stage}: {summary.line()} -> {out}")
-    for out in (args.out / "data", args.out / "data_test"):
-        summary = fuse(out, config.fuse, workers=args.workers)
-        print(f"fuse: {summary.line()} -> {out}")
-    dataset = write_dataset(
-        args.out / "data", args.out / "correspondences", config.correspond, args.workers, show=8
-    )
-    print(f"correspond: {dataset.line()} -> {args.out / 'correspondences'}")
-    run = args.out / "runs" / "demo"
-    _demo_train(config, args.out / "data", args.out / "data_test", run)
-    results = evaluate_run(
-        run, args.out / "data_test", config.correspond, config.train, config.demo.eval_pairs,
-        config.demo.eval_matches,
-    )  # fmt: skip
-    pictures = visualize_run(run, args.out / "data_test", run / "viz", config.correspond, html=True)
-    print(f"visualize: {len(pictures.files)} pictures of {pictures.pairs} held-out pairs")
-    _print_evaluation(results, run)
-    print(f"viewer: {pictures.viewer} (hover a pixel to see its best matches)")
-    _demo_track(config, run, args.out, args.workers)
-    _demo_depth(config, args.out)
-
-
-def _demo_depth(config: DonkitConfig, out: Path) -> None:
-    """The self-supervised depth model (forward-kinematics poses) into OUT/depth, evaluated on
-    the held-out scenes beside the constant-depth baseline."""
-    from depth.demo import run_demo_depth
-
-    results = run_demo_depth(config, out / "data", out / "data_test", out / "depth")
-    print_depth_metrics(results)
-    print(f"depth: metrics -> {out / 'depth' / 'metrics.json'}")
-
-
-def _demo_track(config: DonkitConfig, run: Path, out: Path, workers: int) -> None:
-    """Videos with ground truth into OUT/videos; both trackers on each into OUT/track/V/."""
-    from collect.video import sim_videos
-    from descriptors.track_videos import (
-        descriptor_tracker,
-        evaluate_videos,
-        lucas_kanade_tracker,
-        metrics_table,
-    )
-
-    videos = sim_videos(config.collect, config.video, out / "videos", workers=workers)
-    print(f"sim-video: {videos.line()} -> {out / 'videos'}")
-    trackers = [
-        descriptor_tracker(run, config.correspond, config.track),
-        lucas_kanade_tracker(config.track),
-    ]
-    results = evaluate_videos(
-        trackers, [out / "videos"], out / "track", config.track.query_stride, config.video.fps
-    )
-    print(format_table(*_split(metrics_table(results))))
-    print(
-        f"track: average Jaccard donkit {results['donkit']['average_jaccard']:.3f}, lk "
-        f"{results['lk']['average_jaccard']:.3f} on {len(results['videos'])} videos -> "
-        f"{out / 'track' / 'metrics.json'}, overlays {out / 'track'}/VIDEO/METHOD/overlay.mp4"
-    )
-
-
-def _demo_train(config: DonkitConfig, data: Path, held_out: Path, run: Path) -> None:
-    """Train the demo model, continuing an interrupted run, skipping a finished one."""
-    from descriptors.checkpoint import RunFolder, load_checkpoint
-    from descriptors.train import train_descriptors
-    from geometry.image_io import to_plain
-
-    last = RunFolder(run).last
-    resume = last.is_file()
-    if resume and load_checkpoint(last)["step"] >= config.train.steps:
-        print(f"train: {run} is trained ({config.train.steps} steps)")
-        return
-    summary = train_descriptors(
-        to_plain(config), config.correspond, config.train, data, run, held_out, resume=resume
-    )
-    print(f"train: {summary.line()} -> {run}")
+    run_all(config, args.out, args.workers, metadata.version("donkit"))
 
 
 COMMANDS = {

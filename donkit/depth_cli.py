@@ -14,7 +14,7 @@ from pathlib import Path
 
 from donkit.config import load_config
 from donkit.options import add_config_options, add_run_folder_options
-from donkit.table import format_table
+from donkit.summaries import depth_lines
 from geometry.errors import DonkitError
 
 _DEVICES = ["auto", "cpu", "cuda"]
@@ -180,21 +180,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from depth.evaluate import evaluate_depth
 
     results = evaluate_depth(args.run, args.data, args.supervised, args.train_data, args.device)
-    print_depth_metrics(results)
-
-
-def print_depth_metrics(results: dict) -> None:
-    """The table of a depth metrics.json and a one-line summary."""
-    from depth.evaluate import metrics_table
-
-    header, *rows = metrics_table(results)
-    print(format_table(header, rows))
-    metric = results["metric"]
-    print(
-        f"depth evaluate: {results['frames']} held-out frames; abs_rel {metric['abs_rel']:.3f} "
-        f"metric ({results['median_scaled']['abs_rel']:.3f} median-scaled), d<1.25 "
-        f"{metric['delta_1']:.3f} -> {Path(results['run']) / 'metrics.json'}"
-    )
+    print("\n".join(depth_lines(results)))
 
 
 def _predict(args: argparse.Namespace) -> None:

@@ -10,6 +10,9 @@ from collect import CollectConfig, collect
 from collect.video import make_video
 from donkit.config import load_config
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
 # Two scenes of ten views at full demo resolution: small enough to collect in seconds, large
 # enough for the geometric checks to mean something. As `--set` overrides, so that tests that
 # run the real command line collect exactly the same scenes.
@@ -101,3 +104,39 @@ def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(None, list(SMALL_VIDEO))
     make_video(config.collect, config.video, 0, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium driven by selenium; fails (not skips) when either is missing."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("the Python package selenium")
+    if missing:
+        pytest.fail(
+            f"the browser tests need {', '.join(missing)}; run `make setup` as root (it installs "
+            "the Debian packages chromium and chromium-driver, and selenium into the venv)",
+            pytrace=False,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()

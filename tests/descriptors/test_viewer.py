@@ -1,7 +1,6 @@
 """The descriptor viewer: quantization and best match by hand, then the page in real Chromium."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +8,6 @@ import pytest
 from descriptors.viewer import best_match, dequantize, quantize, write_viewer
 from geometry import DonkitError
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 HEIGHT, WIDTH = 48, 64
 # Image j sees the world point (u + du, v + dv) at its pixel (u, v): the true match of a world
 # point in image j is that point minus image j's shift.
@@ -101,42 +98,6 @@ def scene() -> tuple[list[np.ndarray], list[np.ndarray]]:
         noise = 0.3 * rng.random((2, HEIGHT, WIDTH))
         descriptors.append(np.concatenate([[u + du, v + dv], noise]).astype(np.float32))
     return images, descriptors
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    """Headless Debian Chromium driven by selenium; fails (not skips) when either is missing."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("the Python package selenium")
-    if missing:
-        pytest.fail(
-            f"the viewer test needs {', '.join(missing)}; run `make setup` as root (it installs "
-            "the Debian packages chromium and chromium-driver, and selenium into the venv)",
-            pytrace=False,
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

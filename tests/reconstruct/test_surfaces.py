@@ -30,6 +30,24 @@ def test_rendered_depth_of_a_plane_is_its_distance():
     np.testing.assert_allclose(depth, expected, rtol=1e-5)
 
 
+def test_picture_of_a_plane_seen_head_on_is_its_colour_where_the_depth_is():
+    plane = as_mesh(trimesh.creation.box((0.2, 0.2, 0.01)), offset=(0, 0, -0.005))  # colour 200
+    camera_to_world = look_at([0.0, 0.0, 0.5], [0.0, 0.0, 0.0], up=(0.0, 1.0, 0.0))
+    renderer = MeshRenderer(plane)
+    picture = renderer.picture(CAMERA, camera_to_world, background=17)
+    seen = renderer.depth(CAMERA, camera_to_world) > 0
+    assert picture.shape == (120, 160, 3) and picture.dtype == np.uint8
+    assert (picture[~seen] == 17).all()
+    # The light sits at the camera: the cosine of a ray with the plane's normal is
+    # 1 / sqrt(1 + x^2 + y^2) for its camera-z-1 direction (x, y); at the centre pixel ~1.
+    centre = picture[60, 80].astype(int)
+    assert np.all(np.abs(centre - 200) <= 1)
+    corner_v, corner_u = np.argwhere(seen)[0]
+    x, y = (corner_u - CAMERA.cx) / CAMERA.fx, (corner_v - CAMERA.cy) / CAMERA.fy
+    expected = 200 / np.sqrt(1 + x * x + y * y)
+    assert abs(int(picture[corner_v, corner_u, 0]) - expected) <= 1.5
+
+
 def test_rendered_depth_puts_a_vertex_on_its_projection():
     box = as_mesh(trimesh.creation.box((0.1, 0.1, 0.1)))
     camera_to_world = look_at([0.25, -0.2, 0.3], [0.0, 0.0, 0.0], roll_rad=0.2)
