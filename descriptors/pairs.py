@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,12 +64,24 @@ def catalog(paths: list[Path]) -> list[SceneEntry]:
         scene = load_scene(path)
         objects = classes = None
         if (path / METADATA).is_file():
-            listed = (read_yaml(path / METADATA, "metadata") or {}).get("objects")
+            metadata = read_yaml(path / METADATA, "metadata") or {}
+            listed = metadata.get("objects") if isinstance(metadata, dict) else None
             if listed:
-                objects = tuple(str(o["name"]) for o in listed)
-                classes = tuple(str(o["class"]) for o in listed)
+                objects, classes = _object_list(listed, path / METADATA)
         entries.append(SceneEntry(path, len(scene.frames), objects, classes))
     return entries
+
+
+def _object_list(listed: Any, where: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Names and classes of a metadata.yaml `objects` list, or a DonkitError naming the file."""
+    if not isinstance(listed, list) or not all(
+        isinstance(entry, dict) and "name" in entry and "class" in entry for entry in listed
+    ):
+        raise DonkitError(
+            f"{where}: `objects` must be a list of entries with `name` and `class` (as donkit "
+            "collect writes them); fix the file, or delete the list for a scene without one"
+        )
+    return tuple(str(o["name"]) for o in listed), tuple(str(o["class"]) for o in listed)
 
 
 @dataclass(frozen=True)

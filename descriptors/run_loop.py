@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -171,6 +172,7 @@ class TrainingRun:
     def state(self) -> dict[str, Any]:
         return {
             "step": self.step,
+            "processes": self.processes.world,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -184,6 +186,16 @@ class TrainingRun:
     def resume(self) -> None:
         """Continue from the run folder's last.pt."""
         state = load_checkpoint(self.folder.last)
+        saved = state.get("processes", self.processes.world)  # older checkpoints: not recorded
+        if saved != self.processes.world and self.processes.main:
+            # Each step's samples are numbered by (step * processes + rank): another count
+            # draws other samples from here on, so the run is no longer the uninterrupted one.
+            print(
+                f"warning: {self.folder.last} was trained by {saved} process(es), resumed by "
+                f"{self.processes.world}: the samples from here on differ from an uninterrupted "
+                f"run's; resume with {saved} to continue it exactly",
+                file=sys.stderr,
+            )
         self.load_network_state(state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -53,3 +53,20 @@ def test_kinds_the_data_cannot_give_are_dropped():
 def test_no_possible_pair_is_an_error():
     with pytest.raises(DonkitError, match="no pair can be made"):
         plan_pairs([SceneEntry(Path("a"), 1, None, None)], CorrespondConfig(), 10)
+
+
+@pytest.mark.parametrize(
+    "objects",
+    ["[{name: mug_0}]", "[mug, duck]", "{name: mug}"],
+    ids=["no class", "bare names", "not a list"],
+)
+def test_catalog_names_a_malformed_object_list(small_dataset, tmp_path, objects):
+    import shutil
+
+    from descriptors.pairs import catalog
+
+    scene = tmp_path / "scene_0000"
+    shutil.copytree(small_dataset / "scene_0000", scene)
+    (scene / "metadata.yaml").write_text(f"objects: {objects}\n")
+    with pytest.raises(DonkitError, match=r"metadata.yaml: `objects` must be a list"):
+        catalog([scene])

@@ -114,6 +114,16 @@ def test_two_processes_under_torchrun_keep_identical_parameters(fused_singles, t
     assert summary["ranks"] == 2 and summary["rank_parameter_spread"] == 0.0
     assert load_checkpoint(run)["step"] == 3
     assert result.stdout.count("train: steps 0-3") == 1  # one summary line, from rank 0
+    assert load_checkpoint(run)["processes"] == 2
+    # Resumed by one process, the run goes on but says it is no longer the uninterrupted one.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "donkit.cli", "train", "--resume", str(run), "--steps", "4",
+         "--device", "cpu"],
+        capture_output=True, text=True, env=environment, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "trained by 2 process(es), resumed by 1" in resumed.stderr
+    assert load_checkpoint(run)["step"] == 4 and load_checkpoint(run)["processes"] == 1
 
 
 @pytest.mark.slow
