@@ -10,9 +10,12 @@ anew at the end of every run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +70,26 @@ class StageRecords:
         write_bytes_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode())
 
 
+class _AboveBar(io.TextIOBase):
+    """A text stream whose complete lines are written above a tqdm bar, to the stdout of the
+    time it was made (so that it can stand in for sys.stdout)."""
+
+    def __init__(self, bar: tqdm):
+        self.bar, self.target, self.pending = bar, sys.stdout, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.bar.write(line, file=self.target)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.bar.write(self.pending, file=self.target)
+            self.pending = ""
+        self.target.flush()
+
+
 def run_stages(
     stages: list[Stage], records: StageRecords, show_progress: bool | None = None
 ) -> list[dict[str, Any]]:
@@ -88,7 +111,9 @@ def run_stages(
             ran = record is None
             if ran:
                 started = time.perf_counter()
-                lines = stage.run()
+                # What a stage prints itself goes above the bar too, not through it.
+                with contextlib.redirect_stdout(_AboveBar(bar)):
+                    lines = stage.run()
                 record = {"seconds": time.perf_counter() - started, "lines": lines}
                 records.finish(stage.name, record["seconds"], lines)
             else:

@@ -69,6 +69,18 @@ def test_an_unreadable_record_runs_everything_again(tmp_path):
     assert calls == {"first": 1, "second": 1}
 
 
+def test_what_a_stage_prints_itself_comes_out_whole(tmp_path, capsys):
+    def chatty() -> list[str]:
+        print("a line the stage printed")
+        print("partial", end="")
+        print(" and its end")
+        return ["chatty: done"]
+
+    run_stages([Stage("chatty", 1.0, chatty)], StageRecords(tmp_path, "a"), show_progress=True)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["a line the stage printed", "partial and its end", "chatty: done"]
+
+
 def test_config_digest_follows_every_value():
     base = load_config(None, [])
     assert config_digest(base) == config_digest(load_config(None, []))
