@@ -86,7 +86,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises several kinds for a damaged file
-        raise DonkitError(f"checkpoint {path} cannot be read ({error})") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DonkitError(f"checkpoint {path} cannot be read ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model" not in state:
         raise DonkitError(f"{path} is not a donkit checkpoint (format {FORMAT})")
     return state
@@ -96,10 +97,18 @@ def load_network(path: Path) -> tuple[DescriptorNet, dict[str, Any]]:
     """The trained network of a checkpoint, or of a run folder's last.pt, in eval mode, with the
     checkpoint's state."""
     state = load_checkpoint(path)
-    spec = state["network"]
-    network = DescriptorNet(
-        spec["backbone"], spec["descriptor_dim"], spec["width"], spec["normalize"],
-        spec.get("finest_stride", 8),  # checkpoints from before the option have stride 8
-    )  # fmt: skip
-    network.load_state_dict(state["model"])
+    damaged = (
+        f"checkpoint {path} holds no descriptor network that donkit can rebuild (its `network` "
+        "spec or `model` weights are missing or do not fit); give a checkpoint or run folder "
+        "written by `donkit train`"
+    )
+    spec = state.get("network")
+    try:
+        network = DescriptorNet(
+            spec["backbone"], spec["descriptor_dim"], spec["width"], spec["normalize"],
+            spec.get("finest_stride", 8),  # checkpoints from before the option have stride 8
+        )  # fmt: skip
+        network.load_state_dict(state["model"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, DonkitError):
+        raise DonkitError(damaged) from None
     return network.eval(), state

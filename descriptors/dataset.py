@@ -11,6 +11,7 @@ import io
 import shutil
 import time
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,13 +117,47 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+# The arrays of ARCHITECTURE.md's pair file, each as (dtype kind, shape): N matches, M non-matches.
+_PAIR_LAYOUT = {
+    "uv_a": ("i", ("N", 2)),
+    "uv_b": ("i", ("N", 2)),
+    "xyz": ("f", ("N", 3)),
+    "nonmatch_uv_a": ("i", ("M", 2)),
+    "nonmatch_uv_b": ("i", ("M", 2)),
+    "nonmatch_kind": ("u", ("M",)),
+}
+
+
 def read_pair(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a pair file; a damaged file is a DonkitError naming it."""
+    """The arrays of a pair file, checked against the layout; a damaged file is a DonkitError
+    naming it."""
+    again = "make the dataset again with `donkit correspond --overwrite`"
     try:
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise DonkitError(f"pair file {path} is not readable ({error})") from None
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DonkitError(f"pair file {path} is not readable ({reason}); {again}") from None
+    except (AttributeError, TypeError):  # a lone .npy array: no context manager, no files
+        raise DonkitError(f"pair file {path} holds one array, not an .npz; {again}") from None
+    sizes: dict[str, int] = {}
+    for name, (kind, shape) in _PAIR_LAYOUT.items():
+        array = arrays.get(name)
+        fits = (
+            array is not None
+            and array.dtype.kind in (kind, "u" if kind == "i" else kind)
+            and array.ndim == len(shape)
+            and all(
+                size == sizes.setdefault(want, size) if isinstance(want, str) else size == want
+                for size, want in zip(array.shape, shape, strict=False)
+            )
+        )
+        if not fits:
+            got = "missing" if array is None else f"{array.dtype} {array.shape}"
+            raise DonkitError(
+                f"pair file {path}: {name} is {got}, expected {shape} of kind {kind!r}; {again}"
+            )
+    return arrays
 
 
 def make_pairs(

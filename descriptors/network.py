@@ -154,10 +154,16 @@ def load_backbone_weights(network: DescriptorNet, path: Path) -> list[str]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several kinds for a damaged file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DonkitError(
-            f"backbone weights {path} are not a readable state dict ({error})"
+            f"backbone weights {path} are not a readable state dict ({reason})"
         ) from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        raise DonkitError(
+            f"backbone weights {path} are not a state dict (parameter name -> tensor); save "
+            "the torchvision model's state_dict() with torch.save"
+        )
     unused = [key for key in state if key.startswith("fc.")]
     wanted = {key: value for key, value in state.items() if not key.startswith("fc.")}
     try:

@@ -238,6 +238,7 @@ class TrainingRun:
         if self.processes.main:
             self.folder.root.mkdir(parents=True, exist_ok=True)
             write_yaml(self.folder.config, config)
+            self._truncate_log()
         writer = self._tensorboard() if self.processes.main else None
         loader = torch.utils.data.DataLoader(
             dataset,
@@ -245,6 +246,10 @@ class TrainingRun:
             num_workers=options.loader_workers,
             collate_fn=collate,
             pin_memory=self.device.type == "cuda",
+            # Its own generator for the workers' base seed: drawn from the global one, it would
+            # advance the RNG state a resumed run restored, and last.pt would differ from that
+            # of an uninterrupted run (samples are seeded by their number, not by this).
+            generator=torch.Generator(),
         )
         window: list[dict[str, float]] = []
         waited = elapsed = 0.0
@@ -324,6 +329,26 @@ class TrainingRun:
         from torch.utils.tensorboard import SummaryWriter  # imported here: slow to import
 
         return SummaryWriter(str(self.folder.tensorboard), purge_step=self.step or None)
+
+    def _truncate_log(self) -> None:
+        """Keep the log.jsonl lines of the steps up to `self.step` (where this call starts): a
+        run stopped after its last save logged steps that the resume takes again, and a kill
+        may have cut its last line short."""
+        if not self.folder.log.is_file():
+            return
+        kept = []
+        for line in self.folder.log.read_text().splitlines():
+            try:
+                step = json.loads(line)["step"]
+            except (ValueError, KeyError, TypeError):
+                break  # a line cut short by the kill: nothing after it was written
+            if step > self.step:
+                break
+            kept.append(line + "\n")
+            # What the summary reports when nothing is left to do (a run killed after its
+            # last save and before its summary): the means of the last logged window.
+            self.last_means = {k: v for k, v in json.loads(line).items() if k != "step"}
+        write_bytes_atomic(self.folder.log, "".join(kept).encode())
 
     def _log(self, window: list[dict[str, float]], writer: Any) -> dict[str, float]:
         """The means over the steps since the last log, written to log.jsonl and TensorBoard."""

@@ -119,7 +119,12 @@ def read_tracks_csv(path: Path) -> Tracks:
     path = Path(path)
     if not path.is_file():
         raise DonkitError(f"tracks file {path} does not exist")
-    rows = list(csv.reader(path.read_text().splitlines()))
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (UnicodeDecodeError, csv.Error):
+        raise DonkitError(
+            f"tracks file {path} is not a CSV text file; write it with `donkit track`"
+        ) from None
     if not rows or tuple(rows[0]) != CSV_COLUMNS:
         raise DonkitError(f"tracks file {path} must start with the header {','.join(CSV_COLUMNS)}")
     entries = []
@@ -129,7 +134,8 @@ def read_tracks_csv(path: Path) -> Tracks:
             raise DonkitError(f"{where} has {len(row)} columns; expected {len(CSV_COLUMNS)}")
         frame, point = whole_number(row[0], f"{where} frame"), whole_number(row[1], f"{where} id")
         x, y = finite_float(row[2], f"{where} x"), finite_float(row[3], f"{where} y")
-        visible, score = whole_number(row[4], f"{where} visible"), float(row[5])
+        visible = whole_number(row[4], f"{where} visible")
+        score = finite_float(row[5], f"{where} score")
         if frame < 0 or point < 0 or visible not in (0, 1) or not 0.0 <= score <= 1.0:
             raise DonkitError(f"{where}: frame and point_id >= 0, visible 0/1, score in [0, 1]")
         entries.append((frame, point, x, y, visible, score))
