@@ -10,6 +10,7 @@ descriptors. The same pairs give the baselines: dense SIFT and the untrained net
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -250,26 +251,46 @@ def sift_at(image: np.ndarray, uv: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(descriptors)
 
 
-def dense_sift(image: np.ndarray, step_px: int = 1) -> torch.Tensor:
-    """(128, H, W) upright SIFT descriptors of an RGB image, computed on a grid of `step_px`
-    and interpolated bilinearly between the grid's pixels."""
+def sift_grid(image: np.ndarray, step_px: int) -> torch.Tensor:
+    """(128, rows, columns) upright SIFT descriptors of an RGB image at every `step_px`-th pixel
+    of every `step_px`-th row, from (0, 0)."""
     height, width = image.shape[:2]
     rows, columns = np.arange(0, height, step_px), np.arange(0, width, step_px)
     grid_uv = np.stack(np.meshgrid(columns, rows), axis=-1).reshape(-1, 2)
-    grid = sift_at(image, grid_uv).T.reshape(1, 128, len(rows), len(columns))
+    return sift_at(image, grid_uv).T.reshape(128, len(rows), len(columns))
+
+
+def dense_from_grid(grid: torch.Tensor, height: int, width: int, step_px: int) -> torch.Tensor:
+    """(128, H, W) descriptors interpolated bilinearly between those of `sift_grid`."""
     if step_px == 1:
-        return grid[0]
+        return grid
+    rows, columns = grid.shape[1:]
     # Grid pixel i sits at image pixel i * step: align corners of the covered span, then pad.
-    covered = ((len(rows) - 1) * step_px + 1, (len(columns) - 1) * step_px + 1)
-    dense = F.interpolate(grid.float(), covered, mode="bilinear", align_corners=True)
+    covered = ((rows - 1) * step_px + 1, (columns - 1) * step_px + 1)
+    dense = F.interpolate(grid[None].float(), covered, mode="bilinear", align_corners=True)
     return F.pad(dense, (0, width - covered[1], 0, height - covered[0]), mode="replicate")[0]
 
 
+def dense_sift(image: np.ndarray, step_px: int = 1) -> torch.Tensor:
+    """(128, H, W) upright SIFT descriptors of an RGB image, computed on a grid of `step_px`
+    and interpolated bilinearly between the grid's pixels."""
+    return dense_from_grid(sift_grid(image, step_px), *image.shape[:2], step_px)
+
+
 def sift_describer(step_px: int = SIFT_GRID_STEP_PX) -> DescribePair:
-    """Dense SIFT: exact at A's pixels, interpolated from a grid of `step_px` in B."""
+    """Dense SIFT: exact at A's pixels, interpolated from a grid of `step_px` in B.
+
+    B's grid is kept for later pairs with the same image B: held-out frames recur in many
+    pairs, and SIFT is most of the evaluation's time (a grid is small: 128 x H/step x W/step)."""
+    grids: dict[bytes, torch.Tensor] = {}
 
     def describe_pair(pair: EvaluationPair) -> tuple[torch.Tensor, torch.Tensor]:
-        return sift_at(pair.image_a, pair.uv_a).float(), dense_sift(pair.image_b, step_px)
+        image_b = pair.image_b
+        key = hashlib.sha1(image_b.tobytes()).digest() + str(image_b.shape).encode()
+        if key not in grids:
+            grids[key] = sift_grid(image_b, step_px)
+        dense_b = dense_from_grid(grids[key], *image_b.shape[:2], step_px)
+        return sift_at(pair.image_a, pair.uv_a).float(), dense_b
 
     return describe_pair
 
