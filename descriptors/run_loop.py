@@ -339,7 +339,8 @@ class TrainingRun:
         kept = []
         for line in self.folder.log.read_text().splitlines():
             try:
-                step = json.loads(line)["step"]
+                entry = json.loads(line)
+                step = entry["step"]
             except (ValueError, KeyError, TypeError):
                 break  # a line cut short by the kill: nothing after it was written
             if step > self.step:
@@ -347,7 +348,7 @@ class TrainingRun:
             kept.append(line + "\n")
             # What the summary reports when nothing is left to do (a run killed after its
             # last save and before its summary): the means of the last logged window.
-            self.last_means = {k: v for k, v in json.loads(line).items() if k != "step"}
+            self.last_means = {k: v for k, v in entry.items() if k != "step"}
         write_bytes_atomic(self.folder.log, "".join(kept).encode())
 
     def _log(self, window: list[dict[str, float]], writer: Any) -> dict[str, float]:

@@ -98,7 +98,8 @@ def _mask_picture(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return picture.astype(np.uint8)
 
 
-def _sample_scenes(data: Path, count: int) -> list[Scene]:
+def _sample_scenes(data: Path, count: int | None = None) -> list[Scene]:
+    """The first `count` complete scenes under `data` (all of them by default)."""
     scenes, _ = find_scenes(data)
     return [load_scene(path) for path in scenes[:count]]
 
@@ -135,7 +136,7 @@ def _fuse_section(out: Path, pictures: _Pictures) -> str:
     for folder in (out / "data", out / "data_test"):
         if not folder.is_dir():
             continue
-        for scene in _sample_scenes(folder, 10**6):
+        for scene in _sample_scenes(folder):
             mesh_path = scene.path / FUSION_MESH
             if not mesh_path.is_file():
                 continue

@@ -1,26 +1,13 @@
 """docs/configuration.md: generated from the typed configs, and never behind them."""
 
-import dataclasses
 import re
 from pathlib import Path
-from typing import get_type_hints
 
 from donkit.config import DonkitConfig
 from donkit.reference import REGENERATE, configuration_reference
+from tests.donkit.test_config import leaf_keys
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-
-
-def leaf_keys(cls: type, prefix: str = "") -> list[str]:
-    """Dotted keys of every leaf field, walked here independently of donkit.reference."""
-    keys = []
-    hints = get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            keys += leaf_keys(hints[f.name], f"{prefix}{f.name}.")
-        else:
-            keys.append(f"{prefix}{f.name}")
-    return keys
 
 
 def test_the_committed_reference_is_the_generated_one():
