@@ -207,15 +207,19 @@ class TrainingRun:
         self.step = self.saved_step = int(state["step"])
 
     def save(self) -> None:
-        """last.pt, and a kept checkpoint at every `checkpoint_every` steps (main process)."""
+        """A kept checkpoint at every `checkpoint_every` steps, then last.pt (main process).
+
+        last.pt goes last because a resume starts from it: killed between the two, the run
+        takes the steps again and writes both; the other way round, a run killed after its
+        final last.pt would resume with nothing to do and never keep its final checkpoint."""
         if not self.processes.main:
             return
         self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
         state = self.state()
-        save_checkpoint(self.folder.last, state)
-        self.saved_step = self.step
         if self.step % self.options.checkpoint_every == 0 or self.step == self.options.steps:
             save_checkpoint(self.folder.step_checkpoint(self.step), state)
+        save_checkpoint(self.folder.last, state)
+        self.saved_step = self.step
 
     # The loop.
 
