@@ -45,9 +45,10 @@ import collect
 from collect.scene import LAYOUT_STREAM, build_world, draw_scene, random_stream
 from collect.world import SimWorld
 from donkit.table import format_table
-from geometry import DonkitError
-from geometry.image_io import read_yaml
-from geometry.scene_io import METADATA, SCENE_YAML, load_scene
+from formats import DonkitError
+from formats.ground_truth import read_ground_truth
+from formats.plain import read_yaml
+from formats.scenes import METADATA, load_scene
 
 PHASES = ("setup", "planning", "moving", "rendering", "writing")
 GOAL_FRAME_RATE_RATIO = 0.8
@@ -91,9 +92,7 @@ def raw_render_seconds(config: collect.CollectConfig, root: Path) -> tuple[float
     camera_config = config.camera
     for index in range(config.scenes):
         scene = load_scene(root / collect.scene_name(index))
-        joints = read_yaml(root / collect.scene_name(index) / SCENE_YAML)["robot"][
-            "joint_positions"
-        ]
+        joints = read_ground_truth(root / collect.scene_name(index)).joint_positions
         draw = draw_scene(config, random_stream(config.seed, index, LAYOUT_STREAM))
         if not np.allclose(scene.camera.matrix, draw.camera.matrix):
             raise RuntimeError(f"{scene.path}: intrinsics differ from the redrawn scene's")

@@ -28,8 +28,8 @@ import numpy as np
 import collect
 from collect.checks import depth_agreement, segmentation_agreement
 from donkit.table import format_table
-from geometry.image_io import read_yaml
-from geometry.scene_io import METADATA, find_scenes, load_scene
+from formats.plain import read_yaml
+from formats.scenes import METADATA, find_scenes, load_scene
 
 
 def main() -> None:

@@ -38,8 +38,8 @@ from descriptors.dataset import write_dataset
 from descriptors.pairs import load_view
 from descriptors.truth import check_dataset
 from donkit.table import format_table
+from formats.scenes import find_scenes, load_scene
 from geometry import invert_pose
-from geometry.scene_io import find_scenes, load_scene
 from reconstruct import FuseConfig, fuse
 
 GOAL_PAIRS_PER_SECOND = 100

@@ -38,10 +38,10 @@ from depth.config import DepthConfig
 from depth.evaluate import evaluate_depth
 from depth.metrics import METRIC_KEYS
 from depth.train import train_depth
-from descriptors.checkpoint import load_checkpoint
 from donkit.config import load_config
 from donkit.table import format_table
-from geometry.image_io import to_plain
+from formats.plain import to_plain
+from learn.checkpoints import load_checkpoint
 
 GOAL = {"abs_rel": 0.08, "delta_1": 0.93}  # self-supervised with FK poses, metric
 DESCRIPTOR_STEP_S = 458.0 / 600  # the descriptor demo's step on 2 idle cores (RESULTS.md)
@@ -93,12 +93,12 @@ def measure_speed(
 
     from depth.data import collate
     from depth.train import _Trainer
-    from descriptors.checkpoint import RunFolder
     from descriptors.config import TrainConfig
-    from descriptors.network import normalize_images
-    from descriptors.run_loop import Processes
     from descriptors.train import build_network
-    from geometry.scene_io import find_scenes
+    from formats.runs import RunFolder
+    from formats.scenes import find_scenes
+    from learn.backbones import normalize_images
+    from learn.devices import Processes
 
     torch.use_deterministic_algorithms(True, warn_only=True)  # as both trainers run
     reference = build_network(TrainConfig())

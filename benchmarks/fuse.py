@@ -25,7 +25,7 @@ import numpy as np
 
 import collect
 from donkit.table import format_table
-from geometry.scene_io import find_scenes, load_scene
+from formats.scenes import find_scenes, load_scene
 from reconstruct import FuseConfig, fuse
 from reconstruct.tsdf import TsdfVolume
 

@@ -13,7 +13,8 @@ import sys
 
 from collect.checks import rendered_intrinsics
 from donkit.table import format_table
-from geometry import DonkitError, PinholeCamera
+from formats import DonkitError
+from geometry import PinholeCamera
 
 CAMERAS = [
     PinholeCamera.from_fov(160, 120, 60.0),

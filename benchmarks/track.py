@@ -2,7 +2,7 @@
 
 On simulated videos with ground truth (`donkit sim-video`, made here unless --videos names a
 folder of them), both trackers run on every video in TAP-Vid's "first" and "strided" query
-modes (`descriptors.track_videos.evaluate_videos`, what `donkit track --evaluate` runs). The
+modes (`tracking.videos.evaluate_videos`, what `donkit track --evaluate` runs). The
 goals: donkit's average Jaccard at least Lucas-Kanade's + 0.10, and at least 10 frames a second
 at 320x240 on the CPU. Speed counts everything per video (the network's descriptors of every
 frame, then tracking the video's own query points); it is also given as a ratio against
@@ -25,21 +25,21 @@ import numpy as np
 import torch
 
 from collect.video import sim_videos
-from descriptors.checkpoint import load_network
-from descriptors.tapvid import sample_queries
-from descriptors.track_videos import (
+from descriptors.network import load_network
+from donkit.config import load_config
+from donkit.table import format_table
+from formats.plain import read_yaml
+from formats.tapvid import frames_and_xy, read_tapvid
+from tracking.descriptor_tracker import describe_video
+from tracking.metrics import sample_queries
+from tracking.tracks import Queries
+from tracking.videos import (
     descriptor_tracker,
     evaluate_videos,
     lucas_kanade_tracker,
     metrics_table,
     tapvid_files,
 )
-from descriptors.tracking import describe_video
-from descriptors.tracks import Queries
-from donkit.config import load_config
-from donkit.table import format_table
-from geometry.image_io import read_yaml
-from geometry.tapvid_io import frames_and_xy, read_tapvid
 
 GOAL_MARGIN = 0.10
 GOAL_FPS = 10.0

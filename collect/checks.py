@@ -18,6 +18,8 @@ import numpy as np
 import trimesh
 from scipy.optimize import least_squares
 
+from formats.ground_truth import read_ground_truth
+from formats.scenes import Scene, load_scene
 from geometry import (
     PinholeCamera,
     backproject,
@@ -28,13 +30,6 @@ from geometry import (
     make_pose,
     project,
     transform,
-)
-from geometry.image_io import read_yaml
-from geometry.scene_io import (
-    SCENE_YAML,
-    Scene,
-    load_scene,
-    pose_from_dict,
 )
 
 OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
@@ -129,18 +124,15 @@ def segmentation_agreement(
     """
     root = Path(root)
     scene = load_scene(root)
-    description = read_yaml(root / SCENE_YAML, "ground truth")
-    table_height = description["table"]["height_m"]
+    truth = read_ground_truth(root)
     k = scene.camera.matrix
     segmentations = [scene.segmentation(position) for position in range(len(scene.frames))]
     depths = [scene.depth(position) for position in range(len(scene.frames))]
     results = []
-    for obj in description["objects"]:
-        mesh = trimesh.load(root / "ground_truth" / obj["mesh"], process=False)
-        points, _ = trimesh.sample.sample_surface(mesh, samples_per_object, seed=0)
-        object_to_world = pose_from_dict(obj["object_to_world"], f"{obj['name']}.object_to_world")
-        points_world = transform(points, object_to_world)
-        points_world = points_world[points_world[:, 2] > table_height + TABLE_CONTACT_M]
+    for obj in truth.objects:
+        points, _ = trimesh.sample.sample_surface(obj.mesh(), samples_per_object, seed=0)
+        points_world = transform(points, obj.object_to_world)
+        points_world = points_world[points_world[:, 2] > truth.table.height_m + TABLE_CONTACT_M]
         seen = on_segment = near = 0
         for frame, segmentation, depth in zip(scene.frames, segmentations, depths, strict=True):
             uv, z = project(transform(points_world, invert_pose(frame.camera_to_world)), k)
@@ -148,7 +140,7 @@ def segmentation_agreement(
             u, v = np.rint(uv[inside]).astype(int).T
             visible = np.abs(depth[v, u] - z[inside]) < 0.003
             u, v = u[visible], v[visible]
-            mine = segmentation == obj["segmentation_id"]
+            mine = segmentation == obj.segmentation_id
             padded = np.pad(mine, 1)
             neighbourhood = np.zeros(len(u), dtype=bool)
             for du, dv in itertools.product((-1, 0, 1), repeat=2):
@@ -156,9 +148,7 @@ def segmentation_agreement(
             seen += len(u)
             on_segment += int(mine[v, u].sum())
             near += int(neighbourhood.sum())
-        results.append(
-            SegmentationAgreement(obj["name"], bool(obj["distractor"]), seen, on_segment, near)
-        )
+        results.append(SegmentationAgreement(obj.name, obj.distractor, seen, on_segment, near))
     return results
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from geometry.errors import DonkitError
-from geometry.image_io import to_plain
+from formats import DonkitError
+from formats.plain import to_plain
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from geometry import DonkitError
+from formats import DonkitError
 
 
 def footprint(vertices: np.ndarray) -> np.ndarray:

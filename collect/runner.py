@@ -1,6 +1,6 @@
 """Collect many scenes: in this process, in worker processes, or as Ray tasks.
 
-Each backend runs the same `collect_scene` (geometry.parallel), one pybullet client per process;
+Each backend runs the same `collect_scene` (jobs.run_tasks), one pybullet client per process;
 a scene depends only on the config and its index, so the backend and the number of workers never
 change the bytes.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from collect.config import CollectConfig
 from collect.scene import SceneReport, collect_scene
-from geometry import DonkitError
-from geometry.parallel import progress_bar, run_tasks
+from formats import DonkitError
+from jobs import progress_bar, run_tasks
 from sim_assets import get_object_spec
 
 

@@ -26,17 +26,12 @@ from collect.orbit import nearest_neighbour_path, sample_views, thin_evenly
 from collect.sensor import add_depth_noise, limit_range
 from collect.world import Light, SimWorld
 from collect.writer import SceneWriter
-from geometry import (
-    DonkitError,
-    PinholeCamera,
-    make_pose,
-    rotation_about_axis,
-    rotation_from_rpy,
-    transform,
-)
-from geometry.image_io import read_yaml
-from geometry.scene_io import METADATA, load_scene, pose_entry, pose_to_dict
-from sim_assets import ObjectAsset, build_box, build_distractor, build_object, make_background
+from formats import DonkitError
+from formats.plain import read_yaml
+from formats.scenes import METADATA, load_scene, pose_entry, pose_to_dict
+from geometry import PinholeCamera, make_pose, rotation_about_axis, rotation_from_rpy, transform
+from sim_assets import ObjectAsset, build_box, build_distractor, build_object
+from textures import make_background
 
 TABLE_SIZE_M = (1.4, 1.4)  # x, y
 TABLE_CENTRE_M = (0.35, 0.0)  # relative to the arm base; the arm stands near one edge

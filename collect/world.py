@@ -17,7 +17,8 @@ import numpy as np
 
 from collect.bullet import BulletClient, pybullet, quiet_c_output
 from collect.rendering import linearize_depth, projection_matrix, view_matrix
-from geometry import DonkitError, PinholeCamera, matrix_to_quaternion, pose_from_quaternion
+from formats import DonkitError
+from geometry import PinholeCamera, matrix_to_quaternion, pose_from_quaternion
 from sim_assets import ObjectAsset
 
 

@@ -15,16 +15,11 @@ from typing import Any
 import numpy as np
 import trimesh
 
-from geometry import DonkitError, PinholeCamera
-from geometry.image_io import (
-    read_yaml,
-    write_bytes_atomic,
-    write_depth,
-    write_labels,
-    write_rgb,
-    write_yaml,
-)
-from geometry.scene_io import (
+from formats import DonkitError
+from formats.atomic import remove_stale_temporaries, write_bytes_atomic
+from formats.images import write_depth, write_labels, write_rgb
+from formats.plain import read_yaml, write_yaml
+from formats.scenes import (
     CAMERA_INFO,
     IMAGES_DIR,
     MESHES_DIR,
@@ -41,6 +36,7 @@ from geometry.scene_io import (
     write_camera_info,
     write_pose_data,
 )
+from geometry import PinholeCamera
 
 # Written first into a .partial folder: what it is being collected with, to refuse resuming
 # with a different config.
@@ -82,6 +78,8 @@ class SceneWriter:
             (self.partial / folder).mkdir(parents=True, exist_ok=True)
         if self.status == "new":
             write_yaml(self.partial / COLLECT_STATE, identity)
+        else:
+            remove_stale_temporaries(self.partial, recursive=True)
 
     def _partial_identity(self) -> dict[str, Any] | None:
         state_file = self.partial / COLLECT_STATE

@@ -1,6 +1,6 @@
 """Depth checkpoints: what rebuilds the network, and depth from images with it.
 
-A depth run folder is laid out as a descriptor run (descriptors.checkpoint.RunFolder, files
+A depth run folder is laid out as a descriptor run (formats.runs.RunFolder, files
 written whole or not at all). Its checkpoints add a `depth` entry, the network's shape and the
 terms it predicts in (mode, input size, depth range, image normalization), so `donkit depth
 evaluate` and `predict` need no config file.
@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from depth.config import DepthConfig
 from depth.data import resize_rgb
 from depth.network import DepthNet, disparity_to_depth
-from descriptors.checkpoint import load_checkpoint
-from descriptors.network import IMAGE_MEAN, IMAGE_STD
-from geometry import DonkitError
+from formats import DonkitError
+from learn.backbones import IMAGE_MEAN, IMAGE_STD
+from learn.checkpoints import load_checkpoint
 
 
 def depth_spec(config: DepthConfig) -> dict[str, Any]:

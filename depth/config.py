@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from geometry.errors import DonkitError
+from formats import DonkitError
 
 
 @dataclass(frozen=True)

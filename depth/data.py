@@ -1,4 +1,4 @@
-"""Training samples for depth, drawn from scenes read through geometry.scene_io.load_scene.
+"""Training samples for depth, drawn from scenes read through formats.scenes.load_scene.
 
 Sample `index` is a pure function of the seed and the index (its target frame and colour jitter
 come from a random stream keyed by them), so loader workers draw the same samples as the
@@ -29,9 +29,10 @@ import torch
 
 from depth.config import DepthConfig
 from depth.layers import relative_pose
-from descriptors.augment import jitter_colour
-from geometry import DonkitError, PinholeCamera, inside_image, pixel_grid, warp
-from geometry.scene_io import load_scene
+from formats import DonkitError
+from formats.scenes import load_scene
+from geometry import PinholeCamera, inside_image, pixel_grid, warp
+from learn.augment import jitter_colour
 
 _SAMPLE_STREAM = 20  # random stream of a sample: (seed, stream, index)
 _OVERLAP_GRID_PX = 8  # the overlap of two views is measured on every 8th pixel

@@ -14,8 +14,9 @@ from typing import Any
 
 from depth.evaluate import evaluate_depth, metrics_path
 from depth.train import train_depth
-from descriptors.checkpoint import RunFolder, load_checkpoint
-from geometry.image_io import to_plain
+from formats.plain import to_plain
+from formats.runs import RunFolder
+from learn.checkpoints import load_checkpoint
 
 
 def run_demo_depth(

@@ -20,12 +20,12 @@ import torch
 
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.metrics import METRIC_KEYS, depth_errors, median_scale
-from descriptors.checkpoint import RunFolder
-from descriptors.run_loop import resolve_device
-from geometry import DonkitError
-from geometry.image_io import write_bytes_atomic
-from geometry.parallel import progress_bar
-from geometry.scene_io import complete_scenes, load_scene
+from formats import DonkitError
+from formats.atomic import write_bytes_atomic
+from formats.runs import RunFolder
+from formats.scenes import complete_scenes, load_scene
+from jobs import progress_bar
+from learn.devices import resolve_device
 
 METRICS_FILE = "metrics.json"
 _BATCH = 8  # frames predicted at once

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from descriptors.network import IMAGE_MEAN, IMAGE_STD, ResNet
-from geometry import DonkitError, axis_angle_to_matrix, make_pose
+from formats import DonkitError
+from geometry import axis_angle_to_matrix, make_pose
+from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
 
 ENCODER_CHANNELS = (64, 64, 128, 256, 512)  # ResNet-18/34 features at strides 2, 4, 8, 16, 32
 DECODER_CHANNELS = (16, 32, 64, 128, 256)  # decoder width at strides 1, 2, 4, 8, 16

@@ -21,11 +21,10 @@ import numpy as np
 
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.visual import colourise_depth
-from descriptors.run_loop import resolve_device
-from geometry import DonkitError
-from geometry.image_io import read_rgb, write_depth, write_rgb, write_yaml
-from geometry.parallel import progress_bar
-from geometry.scene_io import (
+from formats import DonkitError
+from formats.images import read_rgb, write_depth, write_rgb
+from formats.plain import write_yaml
+from formats.scenes import (
     CAMERA_INFO,
     IMAGES_DIR,
     PARTIAL_SUFFIX,
@@ -37,6 +36,8 @@ from geometry.scene_io import (
     write_camera_info,
     write_pose_data,
 )
+from jobs import progress_bar
+from learn.devices import resolve_device
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INDEX = Path("index.yaml")  # OUT/index.yaml: the run, and which image each number is

@@ -6,7 +6,7 @@ weights drawn from the seed too, a run is reproducible, and resuming from a chec
 with exactly the samples and state an uninterrupted run would have had.
 
 What each mode minimizes is depth/objective.py; this module builds the networks, optimizer
-and schedule; the loop, logs, checkpoints, the NaN stop and torchrun are descriptors/run_loop.py,
+and schedule; the loop, logs, checkpoints, the NaN stop and torchrun are learn/loop.py,
 shared with descriptor training.
 """
 
@@ -26,16 +26,11 @@ from depth.data import DepthSamples, collate
 from depth.network import DepthNet, PoseNet, disparity_to_depth
 from depth.objective import batch_loss
 from depth.visual import colourise_depth
-from descriptors.checkpoint import RunFolder
-from descriptors.run_loop import (
-    Processes,
-    TrainingRun,
-    check_run_folder,
-    resolve_device,
-    training_processes,
-)
-from geometry import DonkitError
-from geometry.scene_io import complete_scenes
+from formats import DonkitError
+from formats.runs import RunFolder
+from formats.scenes import complete_scenes
+from learn.devices import Processes, resolve_device, training_processes
+from learn.loop import TrainingRun, check_run_folder
 
 
 @dataclass

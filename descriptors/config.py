@@ -6,11 +6,10 @@ written by `donkit correspond` and the pairs the trainer draws on the fly.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from geometry.errors import DonkitError
+from formats import DonkitError
 
 
 @dataclass(frozen=True)
@@ -198,77 +197,3 @@ class TrainConfig:
             raise DonkitError(
                 f"{where}.scale_range must be [low, high] with 0.25 <= low <= high <= 4"
             )
-
-
-@dataclass(frozen=True)
-class LucasKanadeConfig:
-    """Pyramidal Lucas-Kanade tracking with a forward-backward check."""
-
-    window_px: int = 21
-    """Side of the square patch matched around each point, pixels, at every pyramid level."""
-    pyramid_levels: int = 3
-    """Pyramid levels above full resolution (OpenCV's maxLevel), each half the size of the one
-    below; LK follows motions up to roughly window_px / 2 * 2^levels pixels a frame."""
-    fb_threshold_px: float = 1.0
-    """A step whose forward-then-backward round trip misses its start by more than this, pixels,
-    is not trusted: the point is not visible in that frame. It also scales the score,
-    2^(-error / fb_threshold_px), which is 0.5 at this error."""
-    max_iterations: int = 30
-    """Most LK iterations per point and pyramid level."""
-    epsilon_px: float = 0.01
-    """LK stops earlier at a level once an iteration moves the point less than this, pixels."""
-
-    def validate(self, where: str) -> None:
-        if self.window_px < 3:
-            raise DonkitError(f"{where}.window_px must be at least 3; got {self.window_px}")
-        if not 0 <= self.pyramid_levels <= 10:
-            raise DonkitError(
-                f"{where}.pyramid_levels must lie in [0, 10]; got {self.pyramid_levels}"
-            )
-        if not (math.isfinite(self.fb_threshold_px) and self.fb_threshold_px > 0):
-            raise DonkitError(
-                f"{where}.fb_threshold_px must be a positive number; got {self.fb_threshold_px}"
-            )
-        if self.max_iterations < 1:
-            raise DonkitError(
-                f"{where}.max_iterations must be at least 1; got {self.max_iterations}"
-            )
-        if not (math.isfinite(self.epsilon_px) and self.epsilon_px > 0):
-            raise DonkitError(
-                f"{where}.epsilon_px must be a positive number; got {self.epsilon_px}"
-            )
-
-
-@dataclass(frozen=True)
-class TrackConfig:
-    """Keypoint tracking in video with a trained run's descriptors (`donkit track`), and the
-    Lucas-Kanade baseline it is measured against."""
-
-    window_px: int = 24
-    """Half the side of the square searched around where a point was last seen, pixels (a
-    point not found there is searched for over the whole image); 0 searches the whole image in
-    every frame."""
-    expectation_radius_px: int = 3
-    """The best match is refined to sub-pixel by the softmax-weighted mean position of the
-    pixels within this radius of it (0: the best pixel itself)."""
-    expectation_temperature: float = 0.05
-    """Temperature of that softmax over descriptor distances, in units of the visibility
-    threshold."""
-    calibration_pairs: int = 40
-    """Pairs of training views the visibility threshold is calibrated on (once per checkpoint,
-    kept in RUN/tracking/calibration.json)."""
-    calibration_points: int = 200
-    """Seen and unseen points measured per calibration pair, at most."""
-    query_stride: int = 5
-    """Frames between query frames in TAP-Vid's "strided" evaluation mode."""
-    lk: LucasKanadeConfig = field(default_factory=LucasKanadeConfig)
-    """The Lucas-Kanade baseline (`--method lk`)."""
-
-    def validate(self, where: str) -> None:
-        if self.window_px < 0 or self.expectation_radius_px < 0:
-            raise DonkitError(f"{where}: window_px and expectation_radius_px must be >= 0")
-        if self.expectation_temperature <= 0:
-            raise DonkitError(f"{where}.expectation_temperature must be positive")
-        for name in ("calibration_pairs", "calibration_points", "query_stride"):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")

@@ -16,16 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from descriptors.correspondence import View
-from descriptors.evaluate import EvaluationPair
+from descriptors.evaluation_pairs import EvaluationPair
 from descriptors.pairs import load_view
+from formats.ground_truth import has_ground_truth, read_ground_truth
+from formats.scenes import Scene, load_scene
 from geometry import backproject, invert_pose, project, transform
-from geometry.image_io import read_yaml
-from geometry.scene_io import (
-    SCENE_YAML,
-    Scene,
-    load_scene,
-    pose_from_dict,
-)
 
 VISIBLE_WITHIN_M = 0.005  # B's sensor depth this close to the point's depth: nothing hides it
 MIN_PIXELS = 200  # an instance smaller than this in a view is not worth a pair
@@ -55,22 +50,18 @@ def instances(paths: list[Path]) -> list[Instance]:
     """The non-distractor objects of every scene that has ground truth."""
     found = []
     for position, path in enumerate(paths):
-        truth = Path(path) / SCENE_YAML
-        if not truth.is_file():
+        if not has_ground_truth(path):
             continue
-        for entry in read_yaml(truth, "ground truth")["objects"]:
-            if entry.get("distractor", False):
-                continue
-            found.append(
-                Instance(
-                    position,
-                    entry["name"],
-                    entry["class"],
-                    pose_from_dict(entry["object_to_world"], f"{truth}: {entry['name']}"),
-                    np.asarray(entry["scale"], np.float64),
-                    int(entry["segmentation_id"]),
-                )
+        for obj in read_ground_truth(path).main_objects():
+            instance = Instance(
+                position,
+                obj.name,
+                obj.object_class,
+                obj.object_to_world,
+                obj.scale,
+                obj.segmentation_id,
             )
+            found.append(instance)
     return found
 
 

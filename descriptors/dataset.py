@@ -24,10 +24,12 @@ import numpy as np
 from descriptors.config import CorrespondConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
 from descriptors.pairs import PairPlan, PairSample, SceneEntry, catalog, make_pair, plan_pairs
-from geometry import DonkitError
-from geometry.image_io import read_yaml, to_plain, write_bytes_atomic, write_rgb, write_yaml
-from geometry.parallel import progress_bar, run_tasks
-from geometry.scene_io import complete_scenes, load_scene
+from formats import DonkitError
+from formats.atomic import remove_stale_temporaries, write_bytes_atomic
+from formats.images import write_rgb
+from formats.plain import read_yaml, to_plain, write_yaml
+from formats.scenes import complete_scenes, load_scene
+from jobs import progress_bar, run_tasks
 from reconstruct.pipeline import is_fused
 
 INDEX = Path("index.yaml")
@@ -308,6 +310,7 @@ def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> str
         if found != identity:
             shutil.rmtree(out)
         else:
+            remove_stale_temporaries(out, recursive=True)
             return "resumed"
     try:
         (out / PAIRS_DIR).mkdir(parents=True, exist_ok=True)

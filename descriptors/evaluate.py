@@ -9,7 +9,6 @@ descriptors. The same pairs give the baselines: dense SIFT and the untrained net
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -25,12 +24,17 @@ import torch.nn.functional as F
 
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import View
-from descriptors.network import normalize_images
-from descriptors.pairs import catalog, make_pair, plan_pairs
-from geometry import DonkitError, backproject, transform
-from geometry.image_io import write_bytes_atomic
-from geometry.parallel import progress_bar
-from geometry.scene_io import complete_scenes, load_scene
+from descriptors.cross_instance import cross_instance_pairs
+from descriptors.evaluation_pairs import EvaluationPair, evaluation_pairs
+from descriptors.network import load_network
+from descriptors.train import build_network
+from formats import DonkitError
+from formats.atomic import write_bytes_atomic
+from formats.scenes import complete_scenes
+from geometry import backproject, transform
+from jobs import progress_bar
+from learn.backbones import normalize_images
+from learn.devices import resolve_device
 
 PCK_LIMIT_PX = 20.0
 SIFT_KEYPOINT_SIZE_PX = 48.0  # the SIFT window; of 8-96 px, the best median error on demo pairs
@@ -39,55 +43,7 @@ SIFT_KEYPOINT_SIZE_PX = 48.0  # the SIFT window; of 8-96 px, the best median err
 SIFT_GRID_STEP_PX = 8
 
 # A pair -> (N, D) descriptors of A at the pair's uv_a, and (D, H, W) descriptors of all of B.
-DescribePair = Callable[["EvaluationPair"], tuple[torch.Tensor, torch.Tensor]]
-
-
-@dataclass
-class EvaluationPair:
-    """Two held-out views and their true matches (none when they show different objects)."""
-
-    kind: str  # a pair kind of descriptors.pairs.KINDS, or "cross_instance"
-    image_a: np.ndarray  # (H, W, 3) uint8
-    image_b: np.ndarray
-    view_b: View  # rendered depth, mask and pose of B
-    uv_a: np.ndarray  # (N, 2) int64: match pixels, or object pixels for different objects
-    uv_b: np.ndarray  # (N, 2) int64 true matches; (0, 2) for different objects
-    xyz: np.ndarray  # (N, 3) world points of the matches, metres; (0, 3) for different objects
-    instances: tuple[str, str] = ("", "")  # "scene/object" of A and B, across instances only
-
-
-def evaluation_pairs(
-    paths: list[Path], correspond: CorrespondConfig, pairs: int, matches: int, seed: int
-) -> list[EvaluationPair]:
-    """`pairs` pairs drawn with the correspondence config's kind odds, with `matches` matches
-    each at most (for different objects: `matches` pixels on A's object)."""
-    config = dataclasses.replace(
-        correspond, seed=seed, matches=matches, cross_object_nonmatches=matches,
-        nonmatches_per_match=0, blind_nonmatches=0,
-    )  # fmt: skip
-    entries, scenes = catalog(paths), [load_scene(path) for path in paths]
-    views: dict[tuple[int, int], View] = {}
-    chosen = []
-    for plan in plan_pairs(entries, config, pairs):
-        sample = make_pair(plan, scenes, views, config, 0)
-        if plan.kind == "different_object":
-            uv_a, uv_b, xyz = sample.nonmatches.uv_a, np.zeros((0, 2)), np.zeros((0, 3))
-        else:
-            uv_a, uv_b, xyz = sample.matches.uv_a, sample.matches.uv_b, sample.matches.xyz
-        if sample.skipped or len(uv_a) == 0:
-            continue
-        chosen.append(
-            EvaluationPair(
-                plan.kind,
-                scenes[plan.scene_a].rgb(plan.frame_a),
-                scenes[plan.scene_b].rgb(sample.frame_b),
-                views[(plan.scene_b, sample.frame_b)],
-                uv_a.astype(np.int64),
-                uv_b.astype(np.int64),
-                xyz,
-            )
-        )
-    return chosen
+DescribePair = Callable[[EvaluationPair], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -385,11 +341,6 @@ def evaluate_run(
     Args:
         correspond, train: the run's config sections (pair policy; the untrained network).
     """
-    from descriptors.checkpoint import load_network
-    from descriptors.cross_instance import cross_instance_pairs  # it builds on this module
-    from descriptors.run_loop import resolve_device
-    from descriptors.train import build_network
-
     network, state = load_network(run)
     untrained = build_network(train)
     paths, _ = complete_scenes(data, "pass fused held-out scenes (`donkit fuse`) to --data")

@@ -27,9 +27,10 @@ from descriptors.correspondence import (
     nonmatches_for,
     random_pairs,
 )
-from geometry import DonkitError
-from geometry.image_io import read_depth, read_labels, read_yaml
-from geometry.scene_io import (
+from formats import DonkitError
+from formats.images import read_depth, read_labels
+from formats.plain import read_yaml
+from formats.scenes import (
     MASKS_DIR,
     METADATA,
     RENDERED_DIR,

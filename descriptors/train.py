@@ -1,5 +1,5 @@
 """Descriptor training: the network, its loss and held-out validation (the loop, logs,
-checkpoints and torchrun are descriptors/run_loop.py, which depth training shares).
+checkpoints and torchrun are learn/loop.py, which depth training shares).
 
 Step s trains on samples s * P * R + r * P + i (P pairs a step, R processes, r this one's rank,
 i < P), each a pure function of the seed and its number (training_data.py). With the network's
@@ -19,21 +19,17 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from descriptors.checkpoint import RunFolder, network_spec
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.loss import LossWeights, contrastive_loss
-from descriptors.network import DescriptorNet, load_backbone_weights, normalize_images
-from descriptors.run_loop import (
-    Processes,
-    TrainingRun,
-    check_run_folder,
-    resolve_device,
-    training_processes,
-)
+from descriptors.network import DescriptorNet, network_spec
 from descriptors.training_data import TrainingPairs, collate
 from descriptors.visual import descriptor_image
-from geometry import DonkitError
-from geometry.scene_io import complete_scenes
+from formats import DonkitError
+from formats.runs import RunFolder
+from formats.scenes import complete_scenes
+from learn.backbones import load_backbone_weights, normalize_images
+from learn.devices import Processes, resolve_device, training_processes
+from learn.loop import TrainingRun, check_run_folder
 
 _VALIDATION_SEED_OFFSET = 7919  # held-out pairs are drawn apart from the training stream
 
@@ -79,7 +75,7 @@ def build_network(train: TrainConfig) -> DescriptorNet:
         train.backbone, train.descriptor_dim, train.width, train.normalize, train.finest_stride
     )
     if train.pretrained:
-        load_backbone_weights(network, Path(train.pretrained))
+        load_backbone_weights(network.backbone, Path(train.pretrained))
     return network
 
 

@@ -19,7 +19,6 @@ import torch
 from descriptors.augment import (
     Augmentation,
     draw_augmentation,
-    jitter_colour,
     map_pixels,
     replace_background,
     warp_image,
@@ -28,9 +27,10 @@ from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import CROSS_OBJECT, NonMatches, View, random_pairs
 from descriptors.loss import Samples
 from descriptors.pairs import PairPlan, PairSample, catalog, load_view, make_pair, plan_pairs
-from geometry import DonkitError
-from geometry.scene_io import load_scene
-from sim_assets.textures import make_background
+from formats import DonkitError
+from formats.scenes import load_scene
+from learn.augment import jitter_colour
+from textures import make_background
 
 # Random streams, each keyed by (seed, stream, sample index).
 _AUGMENT_STREAM, _SYNTHETIC_STREAM, _RETRY_STREAM = 10, 11, 12

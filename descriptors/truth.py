@@ -17,9 +17,10 @@ import open3d.core as o3c
 
 from descriptors.correspondence import MASKED
 from descriptors.dataset import INDEX, read_pair
+from formats.ground_truth import read_ground_truth
+from formats.plain import read_yaml
+from formats.scenes import Scene, load_scene
 from geometry import backproject, invert_pose, project, transform
-from geometry.image_io import read_yaml
-from geometry.scene_io import SCENE_YAML, Scene, load_scene
 from reconstruct.metrics import true_objects
 
 _HIDDEN_BY_M = 0.002  # an occluder this much nearer to B than the point hides it
@@ -43,8 +44,8 @@ def _true_scene(root: Path) -> o3d.t.geometry.RaycastingScene:
         scene.add_triangles(
             o3c.Tensor(obj.vertices.astype(np.float32)), o3c.Tensor(obj.faces.astype(np.uint32))
         )
-    table = read_yaml(root / SCENE_YAML, "ground truth")["table"]
-    (cx, cy), (sx, sy), z = table["centre_m"], table["size_m"], table["height_m"]
+    table = read_ground_truth(root).table
+    (cx, cy), (sx, sy), z = table.centre_m, table.size_m, table.height_m
     corners = np.array(
         [[cx - sx / 2, cy - sy / 2, z], [cx + sx / 2, cy - sy / 2, z],
          [cx + sx / 2, cy + sy / 2, z], [cx - sx / 2, cy + sy / 2, z]], np.float32,

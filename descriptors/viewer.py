@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from geometry import DonkitError
-from geometry.image_io import encode_rgb, write_bytes_atomic
+from formats import DonkitError
+from formats.atomic import write_bytes_atomic
+from formats.images import encode_rgb
 
 DISPLAY_WIDTH_PX = 640  # images are shown at the integer zoom that brings them nearest this width
 SIGMA_SHARE = 0.1  # heatmap scale: this share of the typical distance between two random pixels

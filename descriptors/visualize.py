@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from descriptors.config import CorrespondConfig
-from descriptors.evaluate import EvaluationPair, describe_images, evaluation_pairs
+from descriptors.evaluate import describe_images
+from descriptors.evaluation_pairs import EvaluationPair, evaluation_pairs
 from descriptors.visual import (
     descriptor_images,
     distances_to,
@@ -24,9 +25,9 @@ from descriptors.visual import (
     heatmap_overlay,
     to_rgb8,
 )
-from geometry import DonkitError
-from geometry.image_io import write_rgb
-from geometry.scene_io import complete_scenes
+from formats import DonkitError
+from formats.images import write_rgb
+from formats.scenes import complete_scenes
 
 CHOSEN = (255, 255, 255)  # the pixel of A
 BEST = (0, 255, 0)  # its best match in B
@@ -74,8 +75,8 @@ def visualize_run(
     html: bool = False,
 ) -> Visualization:
     """Draw run `run`'s descriptors on `pairs` held-out pairs of the fused scenes under `data`."""
-    from descriptors.checkpoint import load_network
-    from descriptors.run_loop import resolve_device
+    from descriptors.network import load_network
+    from learn.devices import resolve_device
 
     network, _ = load_network(run)
     paths, _ = complete_scenes(data, "pass fused held-out scenes (`donkit fuse`) to --data")

@@ -20,7 +20,7 @@ from donkit.depth_cli import add_depth_command, run_depth
 from donkit.options import add_config_options, add_run_folder_options
 from donkit.summaries import evaluation_lines, tracking_lines
 from donkit.table import format_table
-from geometry.errors import DonkitError
+from formats import DonkitError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -474,9 +474,10 @@ def run_correspond(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from descriptors.checkpoint import RunFolder, load_checkpoint
     from descriptors.train import train_descriptors
-    from geometry.image_io import to_plain
+    from formats.plain import to_plain
+    from formats.runs import RunFolder
+    from learn.checkpoints import load_checkpoint
 
     overrides = list(args.overrides)
     if args.steps is not None:
@@ -520,7 +521,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def _trained_run_config(run_folder: Path) -> DonkitConfig:
-    from descriptors.checkpoint import RunFolder
+    from formats.runs import RunFolder
 
     run = RunFolder(run_folder)
     if not run.last.is_file():
@@ -557,13 +558,13 @@ def run_sim_video(args: argparse.Namespace) -> None:
 
 
 def run_track(args: argparse.Namespace) -> None:
-    from descriptors.track_videos import (
+    from tracking.tracks import parse_points
+    from tracking.videos import (
         descriptor_tracker,
         evaluate_videos,
         lucas_kanade_tracker,
         track_video_file,
     )
-    from descriptors.tracks import parse_points
 
     if args.evaluate is None and args.video is None:
         raise DonkitError("give --video V to track, or --evaluate NPZ... to measure tracking")

@@ -27,10 +27,11 @@ import yaml
 
 from collect.config import CollectConfig, VideoConfig
 from depth.config import DepthConfig
-from descriptors.config import CorrespondConfig, TrackConfig, TrainConfig
-from geometry.errors import DonkitError
-from geometry.image_io import read_yaml, to_plain
+from descriptors.config import CorrespondConfig, TrainConfig
+from formats import DonkitError
+from formats.plain import read_yaml, to_plain
 from reconstruct.config import FuseConfig
+from tracking.config import TrackConfig
 
 T = TypeVar("T")
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from donkit.config import DonkitConfig
 from donkit.summaries import depth_lines, evaluation_lines, tracking_lines
-from geometry.image_io import to_plain, write_bytes_atomic
+from formats.atomic import write_bytes_atomic
+from formats.plain import to_plain
 
 STAGES_FILE = "stages.json"
 _FORMAT = 1
@@ -161,8 +162,9 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
         return [f"correspond: {dataset.line()} -> {out / 'correspondences'}"]
 
     def train() -> list[str]:
-        from descriptors.checkpoint import RunFolder, load_checkpoint
         from descriptors.train import train_descriptors
+        from formats.runs import RunFolder
+        from learn.checkpoints import load_checkpoint
 
         last = RunFolder(run).last
         resume = last.is_file()
@@ -198,11 +200,7 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
         return [f"sim-video: {videos.line()} -> {out / 'videos'}"]
 
     def track() -> list[str]:
-        from descriptors.track_videos import (
-            descriptor_tracker,
-            evaluate_videos,
-            lucas_kanade_tracker,
-        )
+        from tracking.videos import descriptor_tracker, evaluate_videos, lucas_kanade_tracker
 
         trackers = [
             descriptor_tracker(run, config.correspond, config.track),

@@ -15,7 +15,7 @@ from pathlib import Path
 from donkit.config import load_config
 from donkit.options import add_config_options, add_run_folder_options
 from donkit.summaries import depth_lines
-from geometry.errors import DonkitError
+from formats import DonkitError
 
 _DEVICES = ["auto", "cpu", "cuda"]
 
@@ -137,8 +137,9 @@ def run_depth(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from depth.train import train_depth
-    from descriptors.checkpoint import RunFolder, load_checkpoint
-    from geometry.image_io import to_plain
+    from formats.plain import to_plain
+    from formats.runs import RunFolder
+    from learn.checkpoints import load_checkpoint
 
     overrides = list(args.overrides)
     if args.steps is not None:

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from geometry.image_io import read_labels, write_bytes_atomic, write_rgb
-from geometry.scene_io import FUSION_MESH, MASKS_DIR, Scene, find_scenes, load_scene, mask_filename
+from formats.atomic import write_bytes_atomic
+from formats.images import read_labels, write_rgb
+from formats.scenes import FUSION_MESH, MASKS_DIR, Scene, find_scenes, load_scene, mask_filename
 
 PICTURES = Path("report")  # OUT/report/: the report's own pictures
 SAMPLE_FRAMES = 4  # frames shown of the collected data, and of depth
@@ -204,8 +205,8 @@ def _evaluation_section(out: Path, pictures: _Pictures) -> str:
 
 
 def _tracking_section(out: Path, pictures: _Pictures) -> str:
-    from descriptors.track_videos import metrics_table
-    from geometry.video_io import read_video
+    from formats.video import read_video
+    from tracking.videos import metrics_table
 
     metrics = out / "track" / "metrics.json"
     if not metrics.is_file():

@@ -25,7 +25,7 @@ def evaluation_lines(results: dict[str, Any], run: Path) -> list[str]:
 
 def tracking_lines(results: dict[str, Any], out: Path) -> list[str]:
     """A tracking evaluation (OUT/metrics.json of `donkit track --evaluate`)."""
-    from descriptors.track_videos import metrics_table
+    from tracking.videos import metrics_table
 
     header, *rows = metrics_table(results)
     lines = format_table(header, rows).splitlines()

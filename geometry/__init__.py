@@ -1,8 +1,8 @@
 """Cameras, rigid transforms and the one reprojection path (numpy and batched torch).
 
 Reconstruction, correspondences, depth estimation and tracking ground truth all call these
-functions; none keeps a copy of its own. Also the shared file formats (images, scene folders) and
-the project's error type, since every stage depends on this package.
+functions; none keeps a copy of its own. Maths only: no files, no errors a user can cause
+(those are `formats`).
 """
 
 from geometry.camera import (
@@ -14,7 +14,6 @@ from geometry.camera import (
     project,
     warp,
 )
-from geometry.errors import DonkitError
 from geometry.transforms import (
     axis_angle_to_matrix,
     invert_pose,
@@ -30,7 +29,6 @@ from geometry.transforms import (
 )
 
 __all__ = [
-    "DonkitError",
     "PinholeCamera",
     "axis_angle_to_matrix",
     "backproject",

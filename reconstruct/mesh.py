@@ -9,8 +9,8 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geometry import DonkitError
-from geometry.image_io import write_bytes_atomic
+from formats import DonkitError
+from formats.atomic import write_bytes_atomic
 from reconstruct.tsdf import TriangleMesh, canonical
 from reconstruct.workspace import Workspace
 

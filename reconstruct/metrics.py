@@ -25,13 +25,9 @@ import open3d as o3d
 import open3d.core as o3c
 import trimesh
 
-from geometry import DonkitError, inside_image, invert_pose, project, transform
-from geometry.image_io import read_yaml
-from geometry.scene_io import (
-    SCENE_YAML,
-    Scene,
-    pose_from_dict,
-)
+from formats.ground_truth import read_ground_truth
+from formats.scenes import Scene
+from geometry import inside_image, invert_pose, project, transform
 from reconstruct.render import MeshRenderer
 from reconstruct.tsdf import TriangleMesh
 from reconstruct.workspace import Workspace
@@ -94,25 +90,11 @@ class TrueObject:
 
 
 def true_objects(scene_root: Path) -> list[TrueObject]:
-    """The objects of ground_truth/scene.yaml, posed in the world."""
-    path = Path(scene_root) / SCENE_YAML
-    if not path.is_file():
-        raise DonkitError(
-            f"{scene_root} has no {SCENE_YAML}: only simulated scenes can be evaluated against "
-            "ground truth"
-        )
+    """The objects of the scene's ground truth, posed in the world."""
     objects = []
-    for entry in read_yaml(path, "ground truth")["objects"]:
-        mesh = trimesh.load(Path(scene_root) / "ground_truth" / entry["mesh"], process=False)
-        pose = pose_from_dict(entry["object_to_world"], f"{path}: {entry['name']}")
-        objects.append(
-            TrueObject(
-                entry["name"],
-                transform(np.asarray(mesh.vertices), pose),
-                np.asarray(mesh.faces),
-                int(entry["segmentation_id"]),
-            )
-        )
+    for obj in read_ground_truth(scene_root).objects:
+        vertices, faces = obj.vertices_world()
+        objects.append(TrueObject(obj.name, vertices, faces, obj.segmentation_id))
     return objects
 
 

@@ -16,15 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from geometry import DonkitError
-from geometry.image_io import (
-    read_yaml,
-    write_bytes_atomic,
-    write_depth,
-    write_labels,
-    write_yaml,
-)
-from geometry.scene_io import (
+from formats import DonkitError
+from formats.atomic import remove_stale_temporaries, write_bytes_atomic
+from formats.images import write_depth, write_labels
+from formats.plain import read_yaml, write_yaml
+from formats.scenes import (
     FUSION_MESH,
     MASKS_DIR,
     RENDERED_DIR,
@@ -88,6 +84,8 @@ def fuse_scene(
         return report
     # Whatever happens next, the scene stops counting as fused until the new mesh is written.
     (scene.path / FUSION_MESH).unlink(missing_ok=True)
+    for folder in (FUSION_MESH.parent, RENDERED_DIR, MASKS_DIR):
+        remove_stale_temporaries(scene.path / folder)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     depths = [scene.depth(i) for i in range(frames)]

@@ -7,9 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from geometry import DonkitError
-from geometry.parallel import progress_bar, run_tasks
-from geometry.scene_io import SCENE_YAML, complete_scenes, load_scene
+from formats import DonkitError
+from formats.ground_truth import has_ground_truth
+from formats.scenes import SCENE_YAML, complete_scenes, load_scene
+from jobs import progress_bar, run_tasks
 from reconstruct.config import FuseConfig
 from reconstruct.pipeline import FuseReport, fuse_scene
 
@@ -60,7 +61,7 @@ def fuse(
     data = Path(data)
     scenes, refused = complete_scenes(data, "collect some with `donkit collect`")
     if evaluate:
-        missing = [scene for scene in scenes if not (scene / SCENE_YAML).is_file()]
+        missing = [scene for scene in scenes if not has_ground_truth(scene)]
         if missing:
             raise DonkitError(
                 f"--evaluate needs simulator ground truth, and {missing[0]} has no {SCENE_YAML} "

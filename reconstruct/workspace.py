@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry import DonkitError, PinholeCamera, backproject, pixel_grid, transform
-from geometry.scene_io import Scene
+from formats import DonkitError
+from formats.scenes import Scene
+from geometry import PinholeCamera, backproject, pixel_grid, transform
 from reconstruct.config import FuseConfig
 
 _SAMPLE_STRIDE = 4  # every 4th pixel in each direction is plenty to find a plane

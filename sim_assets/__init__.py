@@ -15,7 +15,7 @@ from sim_assets.library import (
     list_classes,
     list_objects,
 )
-from sim_assets.textures import make_background, make_texture
+from textures import make_background, make_texture
 
 __all__ = [
     "ObjectAsset",

@@ -18,9 +18,9 @@ import numpy as np
 import pybullet_data
 import trimesh
 
-from geometry.errors import DonkitError
+from formats import DonkitError
 from sim_assets import procedural
-from sim_assets.textures import make_texture, palette_around
+from textures import make_texture, palette_around
 
 # The duck as pybullet_data's duck_vhacd.urdf shows it: obj units * 0.05 = metres.
 DUCK_OBJ_SCALE = 0.05

@@ -9,7 +9,7 @@ import pytest
 from collect.config import CollectConfig
 from collect.layout import footprint, place, polygons_apart
 from collect.scene import LAYOUT_STREAM, draw_scene, random_stream
-from geometry import DonkitError
+from formats import DonkitError
 
 SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
 

@@ -10,7 +10,8 @@ from collect.bullet import pybullet
 from collect.checks import rendered_intrinsics
 from collect.rendering import linearize_depth, projection_matrix, view_matrix
 from collect.world import Light, SimWorld
-from geometry import DonkitError, PinholeCamera, look_at, make_pose, project, transform
+from formats import DonkitError
+from geometry import PinholeCamera, look_at, make_pose, project, transform
 from sim_assets import ObjectAsset
 
 NEAR_M, FAR_M = 0.03, 3.0

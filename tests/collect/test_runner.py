@@ -8,8 +8,8 @@ import pytest
 from collect import collect
 from collect.runner import CollectSummary, check_output_writable
 from collect.scene import SceneReport
-from geometry import DonkitError
-from geometry.scene_io import load_scene
+from formats import DonkitError
+from formats.scenes import load_scene
 from tests.collect.test_scene import files_of
 from tests.conftest import small_config
 

@@ -18,8 +18,8 @@ from collect import collect
 from collect.arm import ARMS, Arm
 from collect.checks import depth_agreement, segmentation_agreement
 from collect.world import SimWorld
-from geometry.image_io import read_yaml, write_yaml
-from geometry.scene_io import find_scenes, load_scene, pose_from_dict
+from formats.plain import read_yaml, write_yaml
+from formats.scenes import find_scenes, load_scene, pose_from_dict
 from tests.conftest import SMALL_OVERRIDES, small_config
 
 SCENES = ("scene_0000", "scene_0001")

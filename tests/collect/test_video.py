@@ -10,20 +10,16 @@ import open3d as o3d
 import open3d.core as o3c
 import pytest
 
-from collect.video import (
-    BY_OBJECT,
-    SELF_OCCLUDED,
-    VISIBLE,
-    camera_trajectory,
-    make_video,
-    point_visibility,
-    slide_and_turn,
-    smoothstep,
-    viewpoint_change_deg,
-)
+from collect.video import make_video
+from collect.video.motion import camera_trajectory, slide_and_turn, smoothstep, viewpoint_change_deg
+from collect.video.visibility import BY_OBJECT, SELF_OCCLUDED, VISIBLE, point_visibility
 from donkit.config import load_config
+from formats import DonkitError
+from formats.plain import read_yaml
+from formats.scenes import pose_from_dict
+from formats.tapvid import read_tapvid
+from formats.video import read_video
 from geometry import (
-    DonkitError,
     PinholeCamera,
     backproject,
     invert_pose,
@@ -34,10 +30,6 @@ from geometry import (
     rotation_angle,
     transform,
 )
-from geometry.image_io import read_yaml
-from geometry.scene_io import pose_from_dict
-from geometry.tapvid_io import read_tapvid
-from geometry.video_io import read_video
 from sim_assets import build_object
 from tests.conftest import SMALL_VIDEO
 
@@ -172,7 +164,7 @@ def test_small_video_files_agree_and_are_kept_when_asked_again(small_video: Path
     frames, fps = read_video(small_video / "video_0000.mp4")
     assert fps == pytest.approx(12.0)
     assert frames.shape == tapvid.video.shape
-    # H.264 at CRF 15 (geometry.video_io): a mean error of a few grey levels.
+    # H.264 at CRF 15 (formats.video): a mean error of a few grey levels.
     # H.264 (CRF 15) of busy random textures at 160x120 costs several grey levels; a frame
     # taken for its neighbour would cost several times more.
     error = np.abs(frames.astype(float) - tapvid.video).mean()

@@ -5,9 +5,11 @@ import pytest
 import trimesh
 
 from collect.writer import COLLECT_STATE, SceneWriter
-from geometry import DonkitError, PinholeCamera, look_at
-from geometry.image_io import read_depth, read_labels, read_rgb, read_yaml
-from geometry.scene_io import load_scene, pose_entry
+from formats import DonkitError
+from formats.images import read_depth, read_labels, read_rgb
+from formats.plain import read_yaml
+from formats.scenes import load_scene, pose_entry
+from geometry import PinholeCamera, look_at
 
 IDENTITY = {"seed": 1, "scene_index": 0, "config": {"views": 2}}
 CAMERA = PinholeCamera(8, 6, 10.0, 10.0, 3.5, 2.5)

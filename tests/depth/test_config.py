@@ -6,7 +6,7 @@ import pytest
 
 from depth.config import DepthConfig
 from donkit.config import load_config
-from geometry import DonkitError
+from formats import DonkitError
 
 
 def test_the_defaults_are_the_demo_recipe():

@@ -18,8 +18,8 @@ from depth.data import (
 )
 from depth.layers import synthesize
 from depth.losses import photometric_error
+from formats.scenes import load_scene
 from geometry import PinholeCamera, look_at, project, transform
-from geometry.scene_io import load_scene
 from tests.depth.conftest import tiny_config
 
 CAMERA = PinholeCamera(320, 240, 257.3, 257.3, 159.5, 119.5)

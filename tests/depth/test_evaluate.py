@@ -8,7 +8,7 @@ import pytest
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.evaluate import DepthScores, evaluate_depth, metrics_table, training_median_depth
 from depth.metrics import METRIC_KEYS
-from geometry.scene_io import load_scene
+from formats.scenes import load_scene
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from depth.layers import relative_pose, reproject, synthesize
+from formats.scenes import load_scene
 from geometry import make_pose, rotation_about_axis, warp
-from geometry.scene_io import load_scene
 
 
 def intrinsics(dtype=torch.float64, fx=250.0, fy=260.0, cx=15.3, cy=11.7):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from depth.network import DepthNet, PoseNet, disparity_to_depth, pose_from_axis_angle
-from descriptors.network import ResNet
-from geometry import DonkitError
+from formats import DonkitError
+from learn.backbones import ResNet
 
 
 @pytest.fixture(scope="module")

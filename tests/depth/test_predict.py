@@ -8,10 +8,11 @@ import pytest
 
 from depth.checkpoint import load_depth_network, predict_depth
 from depth.predict import PredictedScene, predict_run
-from descriptors.checkpoint import save_checkpoint
-from geometry import DonkitError
-from geometry.image_io import read_depth, read_rgb, read_yaml
-from geometry.scene_io import load_scene
+from formats import DonkitError
+from formats.images import read_depth, read_rgb
+from formats.plain import read_yaml
+from formats.scenes import load_scene
+from learn.checkpoints import save_checkpoint
 from reconstruct import FuseConfig, fuse
 
 

@@ -11,10 +11,11 @@ from collect.config import scene_identity
 from collect.writer import COLLECT_STATE, SceneWriter
 from depth.data import DepthSamples
 from depth.layers import relative_pose
-from geometry import DonkitError, PinholeCamera, look_at
-from geometry.image_io import read_yaml, write_yaml
+from formats import DonkitError
+from formats.plain import read_yaml, write_yaml
+from formats.scenes import RIGHT_CAMERA_INFO, camera_info_dict, load_scene, pose_entry
+from geometry import PinholeCamera, look_at
 from geometry.sampling import sample_bilinear
-from geometry.scene_io import RIGHT_CAMERA_INFO, camera_info_dict, load_scene, pose_entry
 from tests.collect.test_scene import files_of
 from tests.conftest import small_config
 from tests.depth.conftest import BASELINE_M, tiny_config

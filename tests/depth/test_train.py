@@ -16,9 +16,9 @@ from depth.data import DepthSamples, collate
 from depth.network import PoseNet
 from depth.objective import batch_loss
 from depth.train import learning_rate_factor, start_at_depth, train_depth
-from descriptors.checkpoint import load_checkpoint
 from donkit.cli import main
 from donkit.config import load_config
+from learn.checkpoints import load_checkpoint
 from tests.depth.conftest import TINY_OVERRIDES, tiny_config
 
 

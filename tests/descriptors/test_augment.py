@@ -4,13 +4,13 @@ import numpy as np
 
 from descriptors.augment import (
     compose,
-    jitter_colour,
     map_pixels,
     replace_background,
     rotation_180_map,
     warp_image,
     zoom_map,
 )
+from learn.augment import jitter_colour
 
 
 def test_rotation_maps_corners_to_corners_and_turns_the_image():

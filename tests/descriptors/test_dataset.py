@@ -9,9 +9,10 @@ from descriptors.config import CorrespondConfig
 from descriptors.correspondence import CROSS_OBJECT, MASKED
 from descriptors.dataset import INDEX, PAIRS_DIR, dataset_identity, read_pair, write_dataset
 from descriptors.truth import check_dataset
-from geometry import DonkitError
-from geometry.image_io import read_rgb, read_yaml, write_yaml
-from geometry.scene_io import METADATA, RENDERED_DIR, find_scenes
+from formats import DonkitError
+from formats.images import read_rgb
+from formats.plain import read_yaml, write_yaml
+from formats.scenes import METADATA, RENDERED_DIR, find_scenes
 
 CONFIG = CorrespondConfig(pairs=24, attempts=3000, matches=300)
 

@@ -7,7 +7,7 @@ import pytest
 from descriptors.evaluate import evaluate_run
 from descriptors.train import train_descriptors
 from donkit.config import load_config
-from geometry.image_io import to_plain
+from formats.plain import to_plain
 
 # A quarter of the demo's 600 steps keeps the test near two minutes.
 STEPS = 150

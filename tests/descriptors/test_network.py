@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from descriptors.network import DescriptorNet, ResNet, load_backbone_weights, normalize_images
-from geometry import DonkitError
+from descriptors.network import DescriptorNet
+from formats import DonkitError
+from learn.backbones import ResNet, load_backbone_weights, normalize_images
 
 
 @pytest.mark.parametrize("depth,parameters", [(18, 11_176_512), (34, 21_284_672)])
@@ -49,17 +50,20 @@ def test_torchvision_weights_load_from_a_file(tmp_path):
     state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
     torch.save(state, tmp_path / "resnet18.pth")
     network = DescriptorNet(depth=18)
-    assert load_backbone_weights(network, tmp_path / "resnet18.pth") == ["fc.weight", "fc.bias"]
+    assert load_backbone_weights(network.backbone, tmp_path / "resnet18.pth") == [
+        "fc.weight",
+        "fc.bias",
+    ]
     torch.testing.assert_close(
         network.backbone.layer3[1].conv2.weight, source.layer3[1].conv2.weight
     )
     with pytest.raises(DonkitError, match="do not fit"):
-        load_backbone_weights(DescriptorNet(depth=34), tmp_path / "resnet18.pth")
+        load_backbone_weights(DescriptorNet(depth=34).backbone, tmp_path / "resnet18.pth")
     with pytest.raises(DonkitError, match="do not exist"):
-        load_backbone_weights(network, tmp_path / "missing.pth")
+        load_backbone_weights(network.backbone, tmp_path / "missing.pth")
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(DonkitError, match="not a readable state dict"):
-        load_backbone_weights(network, tmp_path / "broken.pth")
+        load_backbone_weights(network.backbone, tmp_path / "broken.pth")
 
 
 def test_a_stride_4_pyramid_adds_layer1_and_sees_finer_detail():
@@ -89,7 +93,8 @@ def test_a_stride_4_pyramid_adds_layer1_and_sees_finer_detail():
 
 
 def test_checkpoints_from_before_the_stride_option_load_as_stride_8(tmp_path):
-    from descriptors.checkpoint import load_network, network_spec, save_checkpoint
+    from descriptors.network import load_network, network_spec
+    from learn.checkpoints import save_checkpoint
 
     network = DescriptorNet(descriptor_dim=3)
     spec = network_spec(network)

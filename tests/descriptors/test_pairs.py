@@ -7,7 +7,7 @@ import pytest
 
 from descriptors.config import CorrespondConfig
 from descriptors.pairs import SceneEntry, plan_pairs
-from geometry import DonkitError
+from formats import DonkitError
 
 
 def entries() -> list[SceneEntry]:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from descriptors.checkpoint import load_checkpoint, load_network
+from descriptors.network import load_network
 from donkit.cli import main
 from donkit.config import load_config
+from learn.checkpoints import load_checkpoint
 
 # Small and quick: one pair a step, a narrow feature pyramid, few samples per pair.
 QUICK = (

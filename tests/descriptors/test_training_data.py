@@ -10,7 +10,7 @@ from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import CROSS_OBJECT
 from descriptors.pairs import catalog, plan_pairs
 from descriptors.training_data import TrainingPairs, collate
-from geometry import DonkitError
+from formats import DonkitError
 
 PLAIN = TrainConfig(
     background_randomization=0.0, colour_jitter=0.0, rotate_180=0.0, scale_range=(1.0, 1.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from descriptors.viewer import best_match, dequantize, quantize, write_viewer
-from geometry import DonkitError
+from formats import DonkitError
 
 HEIGHT, WIDTH = 48, 64
 # Image j sees the world point (u + du, v + dv) at its pixel (u, v): the true match of a world

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from descriptors.tracks import Tracks
-from descriptors.visual import draw_tracks, track_colours
+from tracking.overlay import draw_tracks, track_colours
+from tracking.tracks import Tracks
 
 BACKGROUND = 90  # grey level of the test frames
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from descriptors.correspondence import View
-from descriptors.evaluate import EvaluationPair
+from descriptors.evaluation_pairs import EvaluationPair
 from descriptors.visual import descriptor_images, distances_to, to_rgb8
 from descriptors.visualize import BEST, TRUE, match_panel
 from donkit.cli import main
+from formats.images import read_rgb
 from geometry import PinholeCamera
-from geometry.image_io import read_rgb
 
 
 def test_equal_descriptors_get_equal_colours_in_every_image():

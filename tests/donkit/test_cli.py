@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from donkit.config import DonkitConfig, from_dict
-from geometry.image_io import to_plain
+from formats.plain import to_plain
 
 DONKIT = Path(sys.executable).parent / "donkit"
 DEFAULTS = DonkitConfig()

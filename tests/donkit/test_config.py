@@ -18,8 +18,8 @@ from donkit.config import (
     from_dict,
     load_config,
 )
-from geometry.errors import DonkitError
-from geometry.image_io import to_plain
+from formats import DonkitError
+from formats.plain import to_plain
 from sim_assets import list_objects
 
 DEMO_YAML = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geometry import DonkitError
-from geometry.image_io import read_depth, read_labels, read_yaml
-from geometry.scene_io import (
+from formats import DonkitError
+from formats.images import read_depth, read_labels
+from formats.plain import read_yaml
+from formats.scenes import (
     FUSION_MESH,
     GROUND_TRUTH_DIR,
     MASKS_DIR,

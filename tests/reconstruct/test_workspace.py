@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from geometry import DonkitError, PinholeCamera, backproject_depth, look_at, transform
+from formats import DonkitError
+from geometry import PinholeCamera, backproject_depth, look_at, transform
 from reconstruct.workspace import Workspace, fit_plane, look_at_centre, pixel_rays
 
 

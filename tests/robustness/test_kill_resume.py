@@ -36,11 +36,12 @@ import pytest
 import torch
 import yaml
 
-from descriptors.checkpoint import load_checkpoint
 from descriptors.dataset import read_pair
 from donkit.config import load_config
-from geometry.image_io import read_depth, read_labels, read_rgb, read_yaml
-from geometry.scene_io import find_scenes, load_scene
+from formats.images import read_depth, read_labels, read_rgb
+from formats.plain import read_yaml
+from formats.scenes import find_scenes, load_scene
+from learn.checkpoints import load_checkpoint
 from reconstruct.mesh import read_mesh
 from tests.robustness import tally
 

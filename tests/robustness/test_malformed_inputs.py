@@ -29,20 +29,23 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from descriptors.checkpoint import FORMAT, load_checkpoint, load_network, network_spec
 from descriptors.dataset import npz_bytes, read_pair
-from descriptors.network import DescriptorNet, load_backbone_weights
-from descriptors.tracks import CSV_COLUMNS, Tracks, read_tracks_csv, tracks_csv
+from descriptors.network import DescriptorNet, load_network, network_spec
 from donkit.cli import main
 from donkit.config import DonkitConfig, load_config
-from geometry.errors import DonkitError
-from geometry.image_io import read_depth, read_labels, read_rgb, write_bytes_atomic, write_yaml
-from geometry.scene_io import CAMERA_INFO, POSE_DATA, load_scene
-from geometry.tapvid_io import TapVidVideo, read_tapvid
-from geometry.video_io import read_video, write_video
+from formats import DonkitError
+from formats.atomic import write_bytes_atomic
+from formats.images import read_depth, read_labels, read_rgb
+from formats.plain import write_yaml
+from formats.scenes import CAMERA_INFO, POSE_DATA, load_scene
+from formats.tapvid import TapVidVideo, read_tapvid
+from formats.video import read_video, write_video
+from learn.backbones import load_backbone_weights
+from learn.checkpoints import FORMAT, load_checkpoint
 from reconstruct.mesh import TriangleMesh, ply_bytes, read_mesh
-from tests.geometry.test_scene_io import example_poses, write_scene
+from tests.formats.test_scenes import example_poses, write_scene
 from tests.robustness import tally
+from tracking.tracks import CSV_COLUMNS, Tracks, read_tracks_csv, tracks_csv
 
 DEMO_YAML = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 DONKIT = Path(sys.executable).parent / "donkit"
@@ -534,7 +537,7 @@ def test_unusable_backbone_weights_are_refused(scratch, data):
         path.write_bytes(damage(buffer.getvalue(), data.draw(DAMAGES)))
     else:
         torch.save(wrong, path)
-    outcome("backbone weights", path, lambda: load_backbone_weights(network, path))
+    outcome("backbone weights", path, lambda: load_backbone_weights(network.backbone, path))
 
 
 # --- through the command line ------------------------------------------------------------------

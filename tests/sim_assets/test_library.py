@@ -8,7 +8,7 @@ import pybullet_data
 import pytest
 import trimesh
 
-from geometry.errors import DonkitError
+from formats import DonkitError
 from sim_assets import (
     ObjectAsset,
     build_box,
@@ -17,7 +17,6 @@ from sim_assets import (
     get_object_spec,
     list_classes,
     list_objects,
-    make_background,
 )
 from sim_assets import procedural as P
 from tests.sim_assets.checks import (
@@ -26,6 +25,7 @@ from tests.sim_assets.checks import (
     mean_hue_deg,
     shared_texel_fraction,
 )
+from textures import make_background
 
 CANONICAL_MESHES = {"mug": P.mug_mesh, "box": P.box_mesh, "can": P.can_mesh, "shoe": P.shoe_mesh}
 

@@ -1,0 +1,341 @@
+"""What descriptor and depth training share: torchrun's processes, the step loop and its
+timing, log.jsonl and TensorBoard, checkpoints and resuming, the NaN stop, determinism.
+
+A trainer subclasses `TrainingRun`: it builds its networks, optimizer and scheduler, and
+supplies its networks' share of the checkpoint (`network_state`, `load_network_state`) and one
+step's loss (`train_step`, which ends in `optimize`); held-out validation is an optional hook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from formats import DonkitError
+from formats.atomic import remove_stale_temporaries, write_bytes_atomic
+from formats.plain import to_plain, write_yaml
+from formats.runs import RunFolder
+from jobs import progress_bar
+from learn.checkpoints import load_checkpoint, save_checkpoint
+from learn.devices import Processes
+
+_OPTIMIZER_LOGS = {"learning_rate", "gradient_norm"}
+
+
+class StepBatches(torch.utils.data.Sampler):
+    """The sample numbers of steps `first` to `last` - 1, one list per step, for one rank:
+    step s of rank r takes samples (s * R + r) * per_step onwards (R processes)."""
+
+    def __init__(self, first: int, last: int, per_step: int, processes: Processes):
+        self.first, self.last, self.per_step, self.processes = first, last, per_step, processes
+
+    def __len__(self) -> int:
+        return self.last - self.first
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.first, self.last):
+            start = (step * self.processes.world + self.processes.rank) * self.per_step
+            yield list(range(start, start + self.per_step))
+
+
+def check_run_folder(run: RunFolder, resume: bool, command: str) -> None:
+    """A new run needs a folder without one; resuming needs its last.pt."""
+    if resume and not run.last.is_file():
+        raise DonkitError(f"cannot resume: {run.last} does not exist")
+    if not resume and run.last.is_file():
+        raise DonkitError(
+            f"{run.root} already holds a training run; continue it with `{command} --resume "
+            f"{run.root}`, or choose another --out"
+        )
+
+
+class LoopOptions(Protocol):
+    """The config fields the loop reads (TrainConfig and DepthConfig both have them)."""
+
+    steps: int
+    log_every: int
+    last_every: int
+    checkpoint_every: int
+    image_every: int
+    loader_workers: int
+    clip_grad_norm: float
+
+
+@dataclass
+class LoopTimes:
+    """What a call of `TrainingRun.loop` did."""
+
+    first_step: int
+    seconds: float
+    samples_per_second: float
+    data_share: float  # share of step time spent waiting for samples
+
+
+class TrainingRun:
+    """The state and loop every training run has; subclasses add networks and a loss."""
+
+    section = "train"  # the config section the NaN stop's advice names
+    label = "train"  # of the progress bar
+
+    def __init__(
+        self,
+        options: LoopOptions,
+        run: RunFolder,
+        device: torch.device,
+        processes: Processes,
+        show_progress: bool | None,
+    ):
+        self.options, self.folder = options, run
+        self.device, self.processes = device, processes
+        self.show_progress = show_progress if processes.main else False
+        self.step = 0
+        self.last_means: dict[str, float] = {}
+        self.saved_step: int | None = None
+        # Set by the subclass before `resume` or `loop`:
+        self.parameters: list[torch.nn.Parameter] = []
+        self.optimizer: torch.optim.Optimizer
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler
+        self.scaler = torch.amp.GradScaler(device.type, enabled=False)
+
+    # State.
+
+    def network_state(self) -> dict[str, Any]:
+        """The networks' share of a checkpoint (weights, their spec, run metadata)."""
+        raise NotImplementedError
+
+    def load_network_state(self, state: dict[str, Any]) -> None:
+        """Check that `state` fits the networks built, and load it."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "processes": self.processes.world,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            **self.network_state(),
+        }
+
+    def resume(self) -> None:
+        """Continue from the run folder's last.pt."""
+        state = load_checkpoint(self.folder.last)
+        saved = state.get("processes", self.processes.world)  # older checkpoints: not recorded
+        if saved != self.processes.world and self.processes.main:
+            # Each step's samples are numbered by (step * processes + rank): another count
+            # draws other samples from here on, so the run is no longer the uninterrupted one.
+            print(
+                f"warning: {self.folder.last} was trained by {saved} process(es), resumed by "
+                f"{self.processes.world}: the samples from here on differ from an uninterrupted "
+                f"run's; resume with {saved} to continue it exactly",
+                file=sys.stderr,
+            )
+        self.load_network_state(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step = self.saved_step = int(state["step"])
+
+    def save(self) -> None:
+        """A kept checkpoint at every `checkpoint_every` steps, then last.pt (main process).
+
+        last.pt goes last because a resume starts from it: killed between the two, the run
+        takes the steps again and writes both; the other way round, a run killed after its
+        final last.pt would resume with nothing to do and never keep its final checkpoint."""
+        if not self.processes.main:
+            return
+        self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
+        state = self.state()
+        if self.step % self.options.checkpoint_every == 0 or self.step == self.options.steps:
+            save_checkpoint(self.folder.step_checkpoint(self.step), state)
+        save_checkpoint(self.folder.last, state)
+        self.saved_step = self.step
+
+    # The loop.
+
+    def train_step(self, batch: Any, writer: Any) -> dict[str, float]:
+        """One optimizer step on `batch` (ending in `optimize`); returns what to log."""
+        raise NotImplementedError
+
+    def validate(self, writer: Any) -> None:
+        """Held-out validation, called before step 1 and at `validate_due` steps."""
+
+    def validate_due(self) -> bool:
+        return False
+
+    def loop(
+        self, dataset: torch.utils.data.Dataset, collate: Callable, per_step: int, config: dict
+    ) -> LoopTimes:
+        """Train from `self.step` to `options.steps` on `dataset` (per_step samples a step per
+        process), logging, validating and saving on the way; `config` is saved as config.yaml."""
+        options, first = self.options, self.step
+        if self.processes.main:
+            self.folder.root.mkdir(parents=True, exist_ok=True)
+            for folder in (self.folder.root, self.folder.checkpoints):
+                remove_stale_temporaries(folder)  # of a run killed while writing
+            write_yaml(self.folder.config, config)
+            self._truncate_log()
+        writer = self._tensorboard() if self.processes.main else None
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=StepBatches(first, options.steps, per_step, self.processes),
+            num_workers=options.loader_workers,
+            collate_fn=collate,
+            pin_memory=self.device.type == "cuda",
+            # Its own generator for the workers' base seed: drawn from the global one, it would
+            # advance the RNG state a resumed run restored, and last.pt would differ from that
+            # of an uninterrupted run (samples are seeded by their number, not by this).
+            generator=torch.Generator(),
+        )
+        window: list[dict[str, float]] = []
+        waited = elapsed = 0.0
+        started = time.perf_counter()
+        if first == 0:
+            self.validate(writer)
+        bar = progress_bar(options.steps, self.label, self.show_progress, unit="step")
+        bar.update(first)
+        try:
+            clock = time.perf_counter()
+            for batch in loader:
+                ready = time.perf_counter()
+                log = self.train_step(batch, writer)
+                self.step += 1
+                done = time.perf_counter()
+                waited += ready - clock
+                elapsed += done - clock
+                window.append({**log, "step_time_s": done - clock, "data_time_s": ready - clock})
+                bar.update(1)
+                last = self.step == options.steps
+                if self.step % options.log_every == 0 or last:
+                    means = self._log(window, writer)
+                    bar.set_postfix(loss=f"{means['total']:.4f}")
+                    window = []
+                if self.validate_due() or last:
+                    self.validate(writer)
+                if self.step % options.last_every == 0 or last:
+                    self.save()
+                clock = time.perf_counter()  # logs, validation and saving are not step time
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        rate = (self.step - first) * per_step * self.processes.world / max(elapsed, 1e-9)
+        return LoopTimes(first, time.perf_counter() - started, rate, waited / max(elapsed, 1e-9))
+
+    def images_due(self) -> bool:
+        """Whether the step being taken writes its images to TensorBoard."""
+        return (self.step + 1) % self.options.image_every == 0
+
+    def optimize(self, total: torch.Tensor, log: dict[str, float]) -> None:
+        """Backward, clip, step the optimizer and the schedule; stop on a NaN loss or gradient.
+        Adds gradient_norm and learning_rate to `log`."""
+        if not math.isfinite(log["total"]):
+            self._stop(f"the loss became {log['total']} at step {self.step + 1}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.parameters, self.options.clip_grad_norm or math.inf
+        )
+        # With mixed precision, the scaler skips steps with inf gradients and lowers its scale.
+        if not self.scaler.is_enabled() and not torch.isfinite(norm):
+            self._stop(f"the gradient became {float(norm)} at step {self.step + 1}")
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        log["gradient_norm"] = float(norm)
+        log["learning_rate"] = self.scheduler.get_last_lr()[0]
+
+    def _stop(self, what: str) -> None:
+        kept = "no checkpoint was written yet"
+        if self.saved_step is not None:
+            kept = f"{self.folder.last} keeps step {self.saved_step}"
+        raise DonkitError(
+            f"training stopped: {what}; {kept}. Lower {self.section}.learning_rate (or "
+            f"{self.section}.clip_grad_norm) and train again"
+        )
+
+    # Logs.
+
+    def log_group(self, key: str) -> str:
+        """The TensorBoard group of a logged value."""
+        return "time" if key.endswith("_s") else "optimizer" if key in _OPTIMIZER_LOGS else "loss"
+
+    def _tensorboard(self) -> Any:
+        from torch.utils.tensorboard import SummaryWriter  # imported here: slow to import
+
+        return SummaryWriter(str(self.folder.tensorboard), purge_step=self.step or None)
+
+    def _truncate_log(self) -> None:
+        """Keep the log.jsonl lines of the steps up to `self.step` (where this call starts): a
+        run stopped after its last save logged steps that the resume takes again, and a kill
+        may have cut its last line short."""
+        if not self.folder.log.is_file():
+            return
+        kept = []
+        for line in self.folder.log.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                step = entry["step"]
+            except (ValueError, KeyError, TypeError):
+                break  # a line cut short by the kill: nothing after it was written
+            if step > self.step:
+                break
+            kept.append(line + "\n")
+            # What the summary reports when nothing is left to do (a run killed after its
+            # last save and before its summary): the means of the last logged window.
+            self.last_means = {k: v for k, v in entry.items() if k != "step"}
+        write_bytes_atomic(self.folder.log, "".join(kept).encode())
+
+    def _log(self, window: list[dict[str, float]], writer: Any) -> dict[str, float]:
+        """The means over the steps since the last log, written to log.jsonl and TensorBoard."""
+        keys = sorted({key for entry in window for key in entry})
+        means = {
+            key: float(np.mean([entry[key] for entry in window if key in entry])) for key in keys
+        }
+        self.last_means = means
+        if not self.processes.main:
+            return means
+        with self.folder.log.open("a") as file:
+            file.write(json.dumps({"step": self.step, **means}) + "\n")
+        for key, value in means.items():
+            writer.add_scalar(f"{self.log_group(key)}/{key}", value, self.step)
+        return means
+
+    def rank_spread(self) -> float:
+        """The largest difference between this process's parameters and rank 0's (0 alone)."""
+        if self.processes.world == 1:
+            return 0.0
+        spread = torch.zeros((), device=self.device)
+        for parameter in self.parameters:
+            reference = parameter.detach().clone()
+            dist.broadcast(reference, 0)
+            spread = torch.maximum(spread, (parameter.detach() - reference).abs().max())
+        dist.all_reduce(spread, op=dist.ReduceOp.MAX)
+        return float(spread)
+
+    def write_summary(self, summary: Any) -> None:
+        """summary.json in the run folder (main process), from a summary dataclass."""
+        if self.processes.main:
+            text = json.dumps(
+                to_plain(dataclasses.asdict(summary)) | {"run": str(self.folder.root)}
+            )
+            write_bytes_atomic(self.folder.summary, (text + "\n").encode())
