@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.donkit-setup
 DEMO_OUT ?= out/demo
 
-.PHONY: setup system-deps test-system-deps demo test lint format clean
+.PHONY: setup system-deps test-system-deps demo test test-fast lint format clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,11 @@ format: setup
 
 test: setup test-system-deps lint
 	$(BIN)/python -m pytest
+
+# The quick loop while you work: no session data to simulate, fuse or train first, no slow
+# end-to-end tests. `make test` (the README's and CI's command) still runs everything.
+test-fast: setup test-system-deps lint
+	$(BIN)/python -m pytest -m "not slow and not simulated"
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

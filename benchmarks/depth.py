@@ -63,6 +63,10 @@ LABELS = {
 }
 
 
+def on_cpu(config: DepthConfig) -> DepthConfig:
+    return dataclasses.replace(config, loop=dataclasses.replace(config.loop, device="cpu"))
+
+
 def stereo_scenes(data: Path, out: Path) -> Path:
     """The demo's training scenes collected again with a right camera (same seed)."""
     config = load_config(None, [f"collect.camera.stereo_baseline_m={STEREO_BASELINE_M}"]).collect
@@ -75,7 +79,7 @@ def stereo_scenes(data: Path, out: Path) -> Path:
 def train(name: str, depth: DepthConfig, data: Path, run: Path) -> dict[str, float]:
     """Train (unless done) and return its times, measured in this process."""
     timing = run / "benchmark_timing.json"
-    if timing.is_file() and load_checkpoint(run)["step"] >= depth.steps:
+    if timing.is_file() and load_checkpoint(run)["step"] >= depth.loop.steps:
         return json.loads(timing.read_text())
     wall, cpu = time.perf_counter(), time.process_time()
     train_depth(to_plain({"depth": depth}), depth, data, run, resume=run.exists())
@@ -99,6 +103,7 @@ def measure_speed(
     from formats.scenes import find_scenes
     from learn.backbones import normalize_images
     from learn.devices import Processes
+    from learn.loop import TrainingStart
 
     torch.use_deterministic_algorithms(True, warn_only=True)  # as both trainers run
     reference = build_network(TrainConfig())
@@ -116,12 +121,10 @@ def measure_speed(
     trainers = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in modes:
-            depth = dataclasses.replace(DepthConfig(device="cpu"), **MODES[name])
+            depth = dataclasses.replace(on_cpu(DepthConfig()), **MODES[name])
             scenes = find_scenes(stereo_data if depth.mode == "stereo" else data)[0]
-            trainer = _Trainer(
-                {}, depth, scenes, RunFolder(Path(folder)), False, torch.device("cpu"),
-                Processes(), False, {},
-            )  # fmt: skip
+            start = TrainingStart(Processes(), torch.device("cpu"), RunFolder(Path(folder)), scenes)
+            trainer = _Trainer({}, depth, start, {}, resume=False, show_progress=False)
             size = depth.batch_size
             batches = [
                 collate([trainer.samples[i * size + j] for j in range(size)]) for i in (0, 1)
@@ -167,12 +170,12 @@ def main() -> None:
         stereo = None
         if "stereo" in args.modes:
             stereo = stereo_scenes(args.data, args.out / "stereo_data")
-        steps = args.steps or DepthConfig().steps
+        steps = args.steps or DepthConfig().loop.steps
         measure_speed(args.data, stereo, args.modes, steps, args.repeats)
         return
-    base = DepthConfig(device="cpu")
+    base = on_cpu(DepthConfig())
     if args.steps:
-        base = dataclasses.replace(base, steps=args.steps)
+        base = dataclasses.replace(base, loop=dataclasses.replace(base.loop, steps=args.steps))
     rows, results = [], {}
     for name in args.modes:
         depth = dataclasses.replace(base, **MODES[name])
@@ -194,7 +197,7 @@ def main() -> None:
     header = ["method", "scaling", "abs_rel", "sq_rel", "rmse m", "rmse_log", "d<1.25",
               "d<1.25^2", "d<1.25^3", "train wall s", "train CPU s"]  # fmt: skip
     print(f"$ {shlex.join(['python', '-m', 'benchmarks.depth', *sys.argv[1:]])}")
-    print(f"steps {base.steps} x {base.batch_size} at {base.width}x{base.height}, "
+    print(f"steps {base.loop.steps} x {base.batch_size} at {base.width}x{base.height}, "
           f"{args.threads} thread(s); held out: {args.held_out}")  # fmt: skip
     print(format_table(header, rows))
     if "self_supervised" in results:

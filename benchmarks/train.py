@@ -28,6 +28,7 @@ import collect
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.train import train_descriptors
 from donkit.table import format_table
+from learn.config import LoopConfig
 from reconstruct import FuseConfig, fuse
 
 GOAL_DATA_SHARE = 0.20
@@ -63,10 +64,15 @@ def scenes_at(root: Path, width: int, height: int, scenes: int, views: int) -> P
 def measure(data: Path, run: Path, backbone: int, warmup: int, steps: int, workers: int) -> Speed:
     """Train and read per-step times from the run's log (one entry per step)."""
     many = 10**9  # no images, checkpoints or validation inside the timed steps
-    train = dataclasses.replace(
-        TrainConfig(), backbone=backbone, steps=warmup + steps, loader_workers=workers,
-        log_every=1, image_every=many, checkpoint_every=many, last_every=many,
-    )  # fmt: skip
+    loop = LoopConfig(
+        steps=warmup + steps,
+        loader_workers=workers,
+        log_every=1,
+        image_every=many,
+        checkpoint_every=many,
+        last_every=many,
+    )
+    train = dataclasses.replace(TrainConfig(), backbone=backbone, loop=loop)
     train_descriptors({}, CorrespondConfig(), train, data, run, show_progress=False)
     entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     timed = [entry for entry in entries if entry["step"] > warmup]
@@ -88,8 +94,8 @@ def main() -> None:
     parser.add_argument(
         "--loader-workers",
         type=int,
-        default=TrainConfig().loader_workers,
-        help="train.loader_workers (default: the demo config's)",
+        default=TrainConfig().loop.loader_workers,
+        help="train.loop.loader_workers (default: the demo config's)",
     )
     args = parser.parse_args()
     print(f"command: {shlex.join(sys.orig_argv)}")

@@ -1,8 +1,9 @@
 """Simulated RGB-D collection: an arm orbits objects on a table and records posed views.
 
-`collect(config, out)` writes `config.scenes` scene folders in the Dense Object Nets layout (see
-ARCHITECTURE.md), with simulator ground truth apart under ground_truth/; `collect_scene` makes
-one of them and is what worker processes and Ray tasks run.
+`collect(config, out)` writes `config.scenes` scene folders in the Dense Object Nets layout
+(docs/data-formats.md), with simulator ground truth apart under ground_truth/; `collect_scene`
+makes one of them and is what worker processes and Ray tasks run. `collect.video` simulates the
+tracking videos.
 
 The names below are imported on first use, so that reading a config (collect.config) does not
 load pybullet and the asset library.

@@ -1,8 +1,8 @@
 """CollectConfig: everything that decides what a collected scene contains.
 
 Each field is documented once, by the string under it; the configuration reference is generated
-from these. The defaults are the demo's values (configs/demo.yaml spells them out). The config
-loader calls each section's `validate(where)` after building it, `where` being its dotted path.
+from these. The defaults are the demo's values (configs/demo.yaml spells them out). Each section
+checks its values when it is made (`__post_init__`, with formats.checks).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from formats import DonkitError
+from formats.checks import at_least, check, fail, not_negative, ordered, positive, within
 from formats.plain import to_plain
 
 
@@ -46,18 +47,16 @@ class CameraConfig:
     (a rectified stereo pair), recorded as processed/images/XXXXXX_right_rgb.png with its
     right_camera_info.yaml (ROS form, P[0, 3] = -fx * baseline); metres, 0: no right camera."""
 
-    def validate(self, where: str) -> None:
-        if not 0.0 <= self.stereo_baseline_m <= 1.0:
-            raise DonkitError(
-                f"{where}.stereo_baseline_m must lie in [0, 1] metres (0: no right camera); got "
-                f"{self.stereo_baseline_m}"
-            )
-        if self.width < 16 or self.height < 16:
-            raise DonkitError(f"{where}: images must be at least 16x16 pixels")
-        if not 5.0 <= self.fov_y_deg <= 150.0:
-            raise DonkitError(f"{where}.fov_y_deg must lie in [5, 150]; got {self.fov_y_deg}")
-        if not 0 < self.near_m < self.min_depth_m < self.max_depth_m < self.far_m:
-            raise DonkitError(f"{where}: need 0 < near_m < min_depth_m < max_depth_m < far_m")
+    def __post_init__(self) -> None:
+        within(self, 0.0, 1.0, "stereo_baseline_m")
+        at_least(self, 16, "width", "height")
+        within(self, 5.0, 150.0, "fov_y_deg")
+        check(
+            self,
+            0 < self.near_m < self.min_depth_m < self.max_depth_m < self.far_m,
+            "need 0 < near_m < min_depth_m < max_depth_m < far_m; got "
+            f"{self.near_m}, {self.min_depth_m}, {self.max_depth_m}, {self.far_m}",
+        )
 
 
 @dataclass(frozen=True)
@@ -88,19 +87,19 @@ class OrbitConfig:
     """Speed of the fastest joint when the arm moves between views (the Panda's joints reach
     2.2 to 2.6 rad/s)."""
 
-    def validate(self, where: str) -> None:
-        if self.views < 1:
-            raise DonkitError(f"{where}.views must be at least 1; got {self.views}")
-        for name in ("radius_m", "elevation_deg", "azimuth_deg", "roll_deg"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise DonkitError(f"{where}.{name}: the first value must not exceed the second")
-        if self.radius_m[0] <= 0:
-            raise DonkitError(f"{where}.radius_m must be positive")
-        if self.elevation_deg[0] < -10.0 or self.elevation_deg[1] > 89.0:
-            raise DonkitError(f"{where}.elevation_deg must lie within [-10, 89]")
-        if self.candidates_per_view < 1.0:
-            raise DonkitError(f"{where}.candidates_per_view must be at least 1")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "views")
+        ordered(self, "radius_m", "elevation_deg", "azimuth_deg", "roll_deg")
+        check(
+            self, self.radius_m[0] > 0, f"must be positive; got {list(self.radius_m)}", "radius_m"
+        )
+        check(
+            self,
+            -10.0 <= self.elevation_deg[0] and self.elevation_deg[1] <= 89.0,
+            f"must lie within [-10, 89]; got {list(self.elevation_deg)}",
+            "elevation_deg",
+        )
+        at_least(self, 1.0, "candidates_per_view")
 
 
 @dataclass(frozen=True)
@@ -132,30 +131,38 @@ class SceneConfig:
     settle_steps: int = 120
     """Physics steps for the objects to come to rest before they are frozen in place."""
 
-    def validate(self, where: str) -> None:
+    def __post_init__(self) -> None:
         from sim_assets import get_object_spec  # sim_assets is heavy; only configs that load pay
 
         for name in self.objects:
             try:
                 get_object_spec(name)
             except DonkitError as error:
-                raise DonkitError(f"{where}.objects: {error}") from None
-        if len(set(self.objects)) != len(self.objects):
-            raise DonkitError(f"{where}.objects lists an object twice")
+                fail(self, str(error), "objects")
+        check(
+            self,
+            len(set(self.objects)) == len(self.objects),
+            f"lists an object twice; got {list(self.objects)}",
+            "objects",
+        )
         low, high = self.objects_per_scene
-        if not 1 <= low <= high:
-            raise DonkitError(f"{where}.objects_per_scene must satisfy 1 <= fewest <= most")
-        if high > len(self.objects):
-            raise DonkitError(
-                f"{where}.objects_per_scene allows up to {high} objects in a scene, but "
-                f"{where}.objects lists {len(self.objects)}"
-            )
-        if not 0.0 <= self.single_object_share <= 1.0:
-            raise DonkitError(f"{where}.single_object_share must lie in [0, 1]")
-        if self.min_gap_m < 0 or min(self.region_m) <= 0 or self.settle_steps < 0:
-            raise DonkitError(
-                f"{where}: min_gap_m and settle_steps must not be negative, region_m positive"
-            )
+        check(
+            self,
+            1 <= low <= high,
+            f"must satisfy 1 <= fewest <= most; got [{low}, {high}]",
+            "objects_per_scene",
+        )
+        check(
+            self,
+            high <= len(self.objects),
+            f"allows up to {high} objects in a scene, but objects lists {len(self.objects)}",
+            "objects_per_scene",
+        )
+        within(self, 0.0, 1.0, "single_object_share")
+        not_negative(self, "min_gap_m", "settle_steps")
+        check(
+            self, min(self.region_m) > 0, f"must be positive; got {list(self.region_m)}", "region_m"
+        )
 
 
 @dataclass(frozen=True)
@@ -175,13 +182,9 @@ class DepthNoiseConfig:
     random_dropout: float = 0.002
     """Probability that any pixel reads nothing."""
 
-    def validate(self, where: str) -> None:
-        for name in ("axial_base_m", "axial_quadratic_m", "edge_threshold_m"):
-            if getattr(self, name) < 0:
-                raise DonkitError(f"{where}.{name} must not be negative")
-        for name in ("edge_dropout", "random_dropout"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise DonkitError(f"{where}.{name} is a probability: it must lie in [0, 1]")
+    def __post_init__(self) -> None:
+        not_negative(self, "axial_base_m", "axial_quadratic_m", "edge_threshold_m")
+        within(self, 0.0, 1.0, "edge_dropout", "random_dropout")
 
 
 @dataclass(frozen=True)
@@ -205,12 +208,15 @@ class RandomizationConfig:
     depth_noise: bool = False
     """Apply the depth-sensor noise model (`depth_noise`) to the written depth."""
 
-    def validate(self, where: str) -> None:
+    def __post_init__(self) -> None:
         low, high = self.distractors
-        if not 0 <= low <= high:
-            raise DonkitError(f"{where}.distractors must satisfy 0 <= fewest <= most")
-        if self.focal_jitter < 0 or self.principal_point_jitter_px < 0:
-            raise DonkitError(f"{where}: jitter (a standard deviation) must not be negative")
+        check(
+            self,
+            0 <= low <= high,
+            f"must satisfy 0 <= fewest <= most; got [{low}, {high}]",
+            "distractors",
+        )
+        not_negative(self, "focal_jitter", "principal_point_jitter_px")
 
 
 @dataclass(frozen=True)
@@ -224,9 +230,8 @@ class RobotConfig:
     settle_tolerance_rad: float = 1e-4
     """After a move the arm is stepped until every joint is this close to its target."""
 
-    def validate(self, where: str) -> None:
-        if self.time_step_s <= 0 or self.settle_tolerance_rad <= 0:
-            raise DonkitError(f"{where}: time_step_s and settle_tolerance_rad must be positive")
+    def __post_init__(self) -> None:
+        positive(self, "time_step_s", "settle_tolerance_rad")
 
 
 @dataclass(frozen=True)
@@ -250,9 +255,8 @@ class CollectConfig:
     robot: RobotConfig = field(default_factory=RobotConfig)
     """The arm and its motion."""
 
-    def validate(self, where: str) -> None:
-        if self.scenes < 1:
-            raise DonkitError(f"{where}.scenes must be at least 1; got {self.scenes}")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "scenes")
 
 
 def plain_config(config: CollectConfig) -> dict[str, Any]:
@@ -331,31 +335,45 @@ class VideoConfig:
     """Layouts and trajectories tried per video before giving up (some are unreachable or
     collide)."""
 
-    def validate(self, where: str) -> None:
-        if self.videos < 1 or self.frames < 2 or self.points < 1:
-            raise DonkitError(f"{where}: need videos >= 1, frames >= 2 and points >= 1")
-        if self.fps <= 0:
-            raise DonkitError(f"{where}.fps must be positive; got {self.fps}")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "videos", "points", "attempts")
+        at_least(self, 2, "frames")
+        positive(self, "fps", "visibility_tolerance_m")
         low, high = self.objects_per_video
-        if not 2 <= low <= high:
-            raise DonkitError(f"{where}.objects_per_video must satisfy 2 <= fewest <= most")
-        if not 0 <= self.moving_objects <= low:
-            raise DonkitError(
-                f"{where}.moving_objects must lie in [0, fewest objects_per_video = {low}]"
-            )
-        for name in (
-            "sweep_deg", "elevation_deg", "lift_deg", "radius_m", "move_distance_m", "turn_deg",
-        ):  # fmt: skip
-            first, second = getattr(self, name)
-            if first > second:
-                raise DonkitError(f"{where}.{name}: the first value must not exceed the second")
-        if self.radius_m[0] <= 0 or self.elevation_deg[0] < 5:
-            raise DonkitError(f"{where}: radius_m must be positive, elevation_deg at least 5")
-        if self.elevation_deg[1] + self.lift_deg[1] > 85 or self.lift_deg[0] < 0:
-            raise DonkitError(f"{where}: need lift_deg >= 0 and elevation_deg + lift_deg <= 85")
-        if self.visibility_tolerance_m <= 0 or not 0 < self.min_visible_share <= 1:
-            raise DonkitError(
-                f"{where}: visibility_tolerance_m > 0 and min_visible_share in (0, 1]"
-            )
-        if self.attempts < 1:
-            raise DonkitError(f"{where}.attempts must be at least 1")
+        check(
+            self,
+            2 <= low <= high,
+            f"must satisfy 2 <= fewest <= most; got [{low}, {high}]",
+            "objects_per_video",
+        )
+        within(self, 0, low, "moving_objects")
+        ordered(
+            self,
+            "sweep_deg",
+            "elevation_deg",
+            "lift_deg",
+            "radius_m",
+            "move_distance_m",
+            "turn_deg",
+        )
+        check(
+            self, self.radius_m[0] > 0, f"must be positive; got {list(self.radius_m)}", "radius_m"
+        )
+        check(
+            self,
+            self.elevation_deg[0] >= 5,
+            f"must be at least 5 degrees; got {list(self.elevation_deg)}",
+            "elevation_deg",
+        )
+        check(
+            self,
+            self.lift_deg[0] >= 0 and self.elevation_deg[1] + self.lift_deg[1] <= 85,
+            "need lift_deg >= 0 and elevation_deg + lift_deg <= 85; got "
+            f"{list(self.lift_deg)} and {list(self.elevation_deg)}",
+        )
+        check(
+            self,
+            0 < self.min_visible_share <= 1,
+            f"must lie in (0, 1]; got {self.min_visible_share}",
+            "min_visible_share",
+        )

@@ -168,7 +168,7 @@ def collect_scene(
     progress: Callable[[int], None] | None = None,
     gui: bool = False,
 ) -> SceneReport:
-    """Collect scene `scene_index` into `out_root/scene_XXXX` (see ARCHITECTURE.md).
+    """Collect scene `scene_index` into `out_root/scene_XXXX` (docs/data-formats.md).
 
     A complete scene made with the same config and seed is left alone; an interrupted one is
     resumed. `progress(n)` is called as frames are done; over the scene it adds up to

@@ -6,10 +6,11 @@ self-supervised model with forward-kinematics poses, trained in a few minutes on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from formats import DonkitError
+from formats.checks import at_least, check, not_negative, within
+from learn.config import LoopConfig
 
 
 @dataclass(frozen=True)
@@ -55,24 +56,8 @@ class DepthConfig:
     scales: int = 4
     """Disparity scales the losses use (1-4, finest first); each is upsampled to the input size
     for the photometric loss."""
-    steps: int = 360
-    """Optimizer steps (360 of 4 samples at 160 x 120: under 5 minutes on 2 CPU cores)."""
     batch_size: int = 4
     """Target images (or stereo pairs) per step, per process under torchrun."""
-    learning_rate: float = 3e-4
-    """Adam's learning rate at the start."""
-    schedule: Literal["constant", "step", "cosine"] = "cosine"
-    """Learning-rate schedule: 'constant'; 'step', multiplied by decay_factor every decay_every
-    steps; 'cosine', falling along a half cosine to 0 at the last step (so raising the steps of
-    a run on `--resume` changes the rest of its schedule)."""
-    decay_every: int = 400
-    """Steps between decays of the 'step' schedule ..."""
-    decay_factor: float = 0.5
-    """... each multiplying the learning rate by this."""
-    weight_decay: float = 0.0
-    """Adam's weight decay."""
-    clip_grad_norm: float = 10.0
-    """Largest gradient norm; larger gradients are scaled down (0: no clipping)."""
     smoothness_weight: float = 1e-3
     """Weight of the edge-aware smoothness of disparity (divided by 2^k at scale k);
     'self_supervised' and 'stereo'."""
@@ -103,67 +88,60 @@ class DepthConfig:
     seed: int = 0
     """Seed of the initial weights, the samples and their augmentation: the same config, data
     and seed train the same model (on one device type)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train: auto picks cuda when present (`donkit depth train --device` overrides)."""
-    loader_workers: int = 1
-    """Processes preparing samples beside training (0: in the training process)."""
-    log_every: int = 10
-    """Steps between logged losses (TensorBoard and log.jsonl)."""
-    image_every: int = 200
-    """Steps between example images (input, predicted depth) in TensorBoard."""
-    checkpoint_every: int = 500
-    """Steps between kept checkpoints (checkpoints/step_XXXXXX.pt) ..."""
-    last_every: int = 50
-    """... and between refreshes of checkpoints/last.pt, which `--resume` continues from."""
+    loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(
+            steps=360,
+            learning_rate=3e-4,
+            schedule="cosine",
+            decay_every=400,
+            decay_factor=0.5,
+            weight_decay=0.0,
+            image_every=200,
+        )
+    )
+    """Steps, optimizer and schedule, device, logs and checkpoints. The demo's 360 steps of 4
+    samples at 160 x 120 take under 5 minutes on 2 CPU cores."""
 
-    def validate(self, where: str) -> None:
-        for name in (
-            "sources", "steps", "batch_size", "decay_every", "log_every", "image_every",
-            "checkpoint_every", "last_every",
-        ):  # fmt: skip
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1; got {getattr(self, name)}")
-        if not 64 <= self.width <= 4096 or not 64 <= self.height <= 4096:
-            raise DonkitError(
-                f"{where}: width and height must lie in [64, 4096] pixels (the network's coarsest "
-                f"features are 1/32 of them); got {self.width} x {self.height}"
-            )
-        if not 1 <= self.scales <= 4:
-            raise DonkitError(f"{where}.scales must lie in [1, 4]; got {self.scales}")
-        if min(self.decoder_channels) < 1:
-            raise DonkitError(f"{where}.decoder_channels must all be at least 1")
-        if not 0 < self.min_depth_m < self.max_depth_m:
-            raise DonkitError(
-                f"{where}: need 0 < min_depth_m < max_depth_m; got {self.min_depth_m} and "
-                f"{self.max_depth_m}"
-            )
-        if self.initial_depth_m != 0 and not (
-            self.min_depth_m < self.initial_depth_m < self.max_depth_m
-        ):
-            raise DonkitError(
-                f"{where}.initial_depth_m must lie strictly within (min_depth_m, max_depth_m), or "
-                f"be 0; got {self.initial_depth_m}"
-            )
-        if not self.min_depth_m <= self.overlap_depth_m <= self.max_depth_m:
-            raise DonkitError(f"{where}.overlap_depth_m must lie within [min_depth_m, max_depth_m]")
-        if self.baseline_depth_m < 0:
-            raise DonkitError(f"{where}.baseline_depth_m must not be negative (0: training median)")
-        if self.learning_rate <= 0:
-            raise DonkitError(f"{where}.learning_rate must be positive; got {self.learning_rate}")
-        if not 0 < self.decay_factor <= 1:
-            raise DonkitError(f"{where}.decay_factor must lie in (0, 1]; got {self.decay_factor}")
-        for name in (
-            "weight_decay", "clip_grad_norm", "smoothness_weight", "left_right_weight",
-            "colour_jitter", "loader_workers",
-        ):  # fmt: skip
-            if getattr(self, name) < 0:
-                raise DonkitError(f"{where}.{name} must not be negative")
-        for name in ("min_overlap", "silog_lambda", "flip"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise DonkitError(f"{where}.{name} must lie in [0, 1]; got {getattr(self, name)}")
-        if self.pose_source == "network" and self.source_choice == "nearest_pose":
-            raise DonkitError(
-                f"{where}: pose_source 'network' is for sequences without poses, but "
-                "source_choice 'nearest_pose' picks sources by their poses; set "
-                f"{where}.source_choice=adjacent"
-            )
+    def __post_init__(self) -> None:
+        at_least(self, 1, "sources", "batch_size")
+        check(
+            self,
+            64 <= self.width <= 4096 and 64 <= self.height <= 4096,
+            "width and height must lie in [64, 4096] pixels (the network's coarsest features are "
+            f"1/32 of them); got {self.width} x {self.height}",
+        )
+        within(self, 1, 4, "scales")
+        check(
+            self,
+            min(self.decoder_channels) >= 1,
+            f"must all be at least 1; got {list(self.decoder_channels)}",
+            "decoder_channels",
+        )
+        check(
+            self,
+            0 < self.min_depth_m < self.max_depth_m,
+            f"need 0 < min_depth_m < max_depth_m; got {self.min_depth_m} and {self.max_depth_m}",
+        )
+        check(
+            self,
+            self.initial_depth_m == 0 or self.min_depth_m < self.initial_depth_m < self.max_depth_m,
+            "must lie strictly within (min_depth_m, max_depth_m), or be 0; got "
+            f"{self.initial_depth_m}",
+            "initial_depth_m",
+        )
+        check(
+            self,
+            self.min_depth_m <= self.overlap_depth_m <= self.max_depth_m,
+            f"must lie within [min_depth_m, max_depth_m] = [{self.min_depth_m}, "
+            f"{self.max_depth_m}]; got {self.overlap_depth_m}",
+            "overlap_depth_m",
+        )
+        not_negative(self, "baseline_depth_m", "smoothness_weight", "left_right_weight")
+        not_negative(self, "colour_jitter")
+        within(self, 0.0, 1.0, "min_overlap", "silog_lambda", "flip")
+        check(
+            self,
+            not (self.pose_source == "network" and self.source_choice == "nearest_pose"),
+            "pose_source 'network' is for sequences without poses, but source_choice "
+            "'nearest_pose' picks sources by their poses; set source_choice=adjacent",
+        )

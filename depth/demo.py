@@ -36,9 +36,9 @@ def run_demo_depth(
     depth = dataclasses.replace(config.depth, mode="self_supervised", pose_source="kinematics")
     whole = dataclasses.replace(config, depth=depth)
     run = RunFolder(Path(out))
-    trained = run.last.is_file() and load_checkpoint(run.last)["step"] >= depth.steps
+    trained = run.last.is_file() and load_checkpoint(run.last)["step"] >= depth.loop.steps
     if trained:
-        print(f"depth train: {run.root} is trained ({depth.steps} steps)")
+        print(f"depth train: {run.root} is trained ({depth.loop.steps} steps)")
     else:
         summary = train_depth(
             to_plain(whole), depth, Path(data), run.root, resume=run.last.is_file(),

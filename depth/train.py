@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from depth.checkpoint import build_depth_network, depth_spec
 from depth.config import DepthConfig
@@ -27,10 +26,8 @@ from depth.network import DepthNet, PoseNet, disparity_to_depth
 from depth.objective import batch_loss
 from depth.visual import colourise_depth
 from formats import DonkitError
-from formats.runs import RunFolder
-from formats.scenes import complete_scenes
-from learn.devices import Processes, resolve_device, training_processes
-from learn.loop import TrainingRun, check_run_folder
+from learn.devices import training_processes
+from learn.loop import TrainingRun, TrainingStart, start_training
 
 
 @dataclass
@@ -57,15 +54,6 @@ class DepthTrainSummary:
         return text + (f"; {self.ranks} processes" if self.ranks > 1 else "")
 
 
-def learning_rate_factor(config: DepthConfig, step: int) -> float:
-    """The share of config.learning_rate used at `step` (0-based) under config.schedule."""
-    if config.schedule == "step":
-        return config.decay_factor ** (step // config.decay_every)
-    if config.schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, config.steps) / config.steps))
-    return 1.0
-
-
 def start_at_depth(network: DepthNet, config: DepthConfig) -> None:
     """Set the disparity heads' bias so that zero features give config.initial_depth_m."""
     low, high = 1.0 / config.max_depth_m, 1.0 / config.min_depth_m
@@ -89,32 +77,33 @@ def train_depth(
     Args:
         config_plain: the whole resolved config, saved with the run (config.yaml).
         config: its `depth` section.
-        resume: continue from `run_root`'s last.pt up to `config.steps`.
-        device_name: overrides `config.device`.
+        resume: continue from `run_root`'s last.pt up to `config.loop.steps`.
+        device_name: overrides `config.loop.device`.
     """
-    processes = Processes.from_environment()
-    device = resolve_device(device_name or config.device, processes.local_rank)
-    run = RunFolder(Path(run_root))
-    check_run_folder(run, resume, "donkit depth train")
     hint = "run `donkit collect` first"
     if config.mode == "stereo":
         hint = (
             "record stereo scenes with `donkit collect --set collect.camera.stereo_baseline_m=0.06`"
         )
-    scenes, partial = complete_scenes(data, hint)
-    if partial and processes.main:
-        print(f"depth train: leaving out {len(partial)} unfinished scene(s) under {data}")
-    with training_processes(processes, device):
-        trainer = _Trainer(
-            config_plain, config, scenes, run, resume, device, processes, show_progress,
-            {"data": str(data)},
-        )  # fmt: skip
+    start = start_training(
+        config.loop,
+        data,
+        run_root,
+        resume,
+        device_name,
+        kind=_Trainer.kind,
+        command="donkit depth train",
+        missing_data_hint=hint,
+    )
+    with training_processes(start.processes, start.device):
+        trainer = _Trainer(config_plain, config, start, {"data": str(data)}, resume, show_progress)
         return trainer.run()
 
 
 class _Trainer(TrainingRun):
     """One depth training run: the depth (and pose) network and its mode's loss."""
 
+    kind = "depth"
     section = "depth"
     label = "depth train"
 
@@ -122,48 +111,31 @@ class _Trainer(TrainingRun):
         self,
         config_plain: dict[str, Any],
         config: DepthConfig,
-        scenes: list[Path],
-        run: RunFolder,
-        resume: bool,
-        device: torch.device,
-        processes: Processes,
-        show_progress: bool | None,
+        start: TrainingStart,
         sources: dict[str, str],
+        resume: bool,
+        show_progress: bool | None,
     ):
-        super().__init__(config, run, device, processes, show_progress)
+        super().__init__(config.loop, start.run, start.device, start.processes, show_progress)
         self.config_plain, self.config, self.sources = config_plain, config, sources
         torch.manual_seed(config.seed)
         self.spec = depth_spec(config)
-        self.depth_net = build_depth_network(self.spec).to(device)
+        self.depth_net = build_depth_network(self.spec).to(self.device)
         if config.initial_depth_m:
             start_at_depth(self.depth_net, config)
         self.pose_net = None
         if config.mode == "self_supervised" and config.pose_source == "network":
-            self.pose_net = PoseNet(config.backbone).to(device)
-        networks = [self.depth_net] + ([self.pose_net] if self.pose_net is not None else [])
-        self.parameters = [p for network in networks for p in network.parameters()]
-        self.depth_model: torch.nn.Module = self.depth_net
-        self.pose_model: torch.nn.Module | None = self.pose_net
-        if processes.world > 1:
-            ids = [device.index] if device.type == "cuda" else None
-            # Scales the losses leave out leave their heads without gradients.
-            self.depth_model = DistributedDataParallel(
-                self.depth_net, device_ids=ids, find_unused_parameters=config.scales < 4
-            )
-            if self.pose_net is not None:
-                self.pose_model = DistributedDataParallel(self.pose_net, device_ids=ids)
-        # foreach: one kernel over all parameters; the default loops over 150 tensors on CPU.
-        self.optimizer = torch.optim.Adam(
-            self.parameters, lr=config.learning_rate, weight_decay=config.weight_decay,
-            foreach=True,
-        )  # fmt: skip
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: learning_rate_factor(config, step)
+            self.pose_net = PoseNet(config.backbone).to(self.device)
+        # Scales the losses leave out leave their heads without gradients.
+        self.depth_model = self.distributed(
+            self.depth_net, find_unused_parameters=config.scales < 4
         )
+        self.pose_model = None if self.pose_net is None else self.distributed(self.pose_net)
+        self.set_networks([self.depth_net] + ([self.pose_net] if self.pose_net is not None else []))
         if resume:
             self.resume()
-        count = config.steps * processes.world * config.batch_size
-        self.samples = DepthSamples(scenes, config, count)
+        count = config.loop.steps * self.processes.world * config.batch_size
+        self.samples = DepthSamples(start.scenes, config, count)
 
     def network_state(self) -> dict[str, Any]:
         return {
@@ -189,10 +161,10 @@ class _Trainer(TrainingRun):
         config = self.config
         times = self.loop(self.samples, collate, config.batch_size, self.config_plain)
         summary = DepthTrainSummary(
-            self.folder.root, config.mode, times.first_step, self.step, times.seconds,
-            times.samples_per_second, times.data_share, self.last_means, self.processes.world,
-            self.rank_spread(),
-        )  # fmt: skip
+            **self.summary_fields(times),
+            mode=config.mode,
+            samples_per_second=times.samples_per_second,
+        )
         self.write_summary(summary)
         return summary
 

@@ -1,15 +1,17 @@
-"""CorrespondConfig: which image pairs, and which matches and non-matches in them.
+"""CorrespondConfig: which image pairs, and which matches and non-matches in them; TrainConfig:
+descriptor training.
 
-Each field is documented once, by the string under it. The same settings drive the datasets
-written by `donkit correspond` and the pairs the trainer draws on the fly.
+Each field is documented once, by the string under it. The same correspondence settings drive
+the datasets written by `donkit correspond` and the pairs the trainer draws on the fly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from formats import DonkitError
+from formats.checks import at_least, check, not_negative, positive, within
+from learn.config import LoopConfig
 
 
 @dataclass(frozen=True)
@@ -54,32 +56,47 @@ class CorrespondConfig:
     """... two views of one scene with several objects. Kinds the data cannot give are
     dropped and the others renormalized."""
 
-    def validate(self, where: str) -> None:
-        for name in ("pairs", "attempts", "matches", "partner_tries"):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")
-        for name in ("nonmatches_per_match", "saved_nonmatches_per_match", "blind_nonmatches"):
-            if getattr(self, name) < 0:
-                raise DonkitError(f"{where}.{name} must not be negative")
-        if self.saved_nonmatches_per_match > self.nonmatches_per_match:
-            raise DonkitError(
-                f"{where}.saved_nonmatches_per_match cannot exceed nonmatches_per_match"
-            )
-        for name in ("masked_share", "min_overlap"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise DonkitError(f"{where}.{name} must lie in [0, 1]")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "pairs", "attempts", "matches", "partner_tries")
+        not_negative(self, "nonmatches_per_match", "saved_nonmatches_per_match", "blind_nonmatches")
+        check(
+            self,
+            self.saved_nonmatches_per_match <= self.nonmatches_per_match,
+            f"cannot exceed nonmatches_per_match ({self.nonmatches_per_match}); got "
+            f"{self.saved_nonmatches_per_match}",
+            "saved_nonmatches_per_match",
+        )
+        within(self, 0.0, 1.0, "masked_share", "min_overlap")
+        not_negative(self, "same_object_share", "different_object_share", "multi_object_share")
         shares = (self.same_object_share, self.different_object_share, self.multi_object_share)
-        if min(shares) < 0 or sum(shares) <= 0:
-            raise DonkitError(f"{where}: the pair kind shares must be >= 0 and not all 0")
-        if self.nonmatch_radius_px < 0 or self.occlusion_margin_m <= 0:
-            raise DonkitError(f"{where}: nonmatch_radius_px >= 0 and occlusion_margin_m > 0")
-        if self.edge_threshold_m <= 0:
-            raise DonkitError(f"{where}.edge_threshold_m must be positive")
+        check(self, sum(shares) > 0, f"the pair kind shares must not all be 0; got {shares}")
+        not_negative(self, "nonmatch_radius_px")
+        positive(self, "occlusion_margin_m", "edge_threshold_m")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Dense Object Nets' pixelwise contrastive loss: margins and the weights of its terms."""
+
+    margin: float = 0.5
+    """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
+    background_margin: float = 0.5
+    """Margin of the background non-matches."""
+    match_weight: float = 1.0
+    """Weight of the match term ..."""
+    blind_weight: float = 1.0
+    """... of the blind non-match term ..."""
+    cross_object_weight: float = 1.0
+    """... and of the cross-object term (masked and background terms weigh 1)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "margin", "background_margin")
+        not_negative(self, "match_weight", "blind_weight", "cross_object_weight")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Descriptor training: network, optimizer, augmentation, logging.
+    """Descriptor training: network, loss, augmentation, and the loop.
 
     Which pairs are drawn, and how many matches and non-matches each gives, is the `correspond`
     section's pair policy (its seed is replaced by this section's)."""
@@ -87,8 +104,6 @@ class TrainConfig:
     seed: int = 0
     """Seed of the network's initial weights, the pairs drawn and their augmentation: the same
     config, data and seed train the same model (on one device type)."""
-    steps: int = 600
-    """Optimizer steps (600 of 2 pairs: about 7.5 minutes on 2 CPU cores at 320x240)."""
     pairs_per_step: int = 2
     """Image pairs per step (per process under torchrun)."""
     backbone: Literal[18, 34] = 18
@@ -105,27 +120,6 @@ class TrainConfig:
     well: finer detail for precise matches, at some cost in speed)."""
     normalize: bool = False
     """L2-normalize descriptors to unit length (margins then apply on the sphere)."""
-    learning_rate: float = 1e-3
-    """Adam's learning rate. Training from scratch for the demo's 600 steps, 1e-3 beat 1e-4 and
-    3e-3 on held-out best matches (benchmarks/RESULTS.md); from pretrained weights, try 1e-4."""
-    weight_decay: float = 1e-4
-    """Adam's weight decay."""
-    decay_every: int = 250
-    """Steps between learning-rate decays ..."""
-    decay_factor: float = 0.9
-    """... each multiplying it by this."""
-    clip_grad_norm: float = 10.0
-    """Largest gradient norm; larger gradients are scaled down (0: no clipping)."""
-    margin: float = 0.5
-    """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
-    background_margin: float = 0.5
-    """Margin of the background non-matches."""
-    match_weight: float = 1.0
-    """Weight of the match term ..."""
-    blind_weight: float = 1.0
-    """... of the blind non-match term ..."""
-    cross_object_weight: float = 1.0
-    """... and of the cross-object term (masked and background terms weigh 1)."""
     class_consistent: bool = False
     """Cross-object non-matches only between objects of different classes, and no multi-object
     scene with two objects of one class, so that instances of a class can share descriptors."""
@@ -143,57 +137,60 @@ class TrainConfig:
     """Probability that an image is turned by 180 degrees (its pixels' matches turned too)."""
     scale_range: tuple[float, float] = (0.8, 1.25)
     """Random zoom of each image (then cropped or padded back to its size); (1, 1): none."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train: auto picks cuda when present (`donkit train --device` overrides)."""
     mixed_precision: bool = True
     """float16 autocast on cuda (CPU trains in float32)."""
-    loader_workers: int = 1
-    """Processes preparing pairs beside training (0: in the training process)."""
-    log_every: int = 10
-    """Steps between logged losses (TensorBoard and log.jsonl)."""
-    image_every: int = 250
-    """Steps between descriptor images in TensorBoard."""
-    checkpoint_every: int = 500
-    """Steps between kept checkpoints (checkpoints/step_XXXXXX.pt) ..."""
-    last_every: int = 50
-    """... and between refreshes of checkpoints/last.pt, which `--resume` continues from (a
-    crash loses at most these steps)."""
     validate_every: int = 250
     """Steps between losses on held-out pairs (when `donkit train --val DATA` is given)."""
     validation_pairs: int = 32
     """Held-out pairs the validation loss is averaged over (the same pairs every time)."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """The contrastive loss."""
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    """Steps, optimizer and schedule, device, logs and checkpoints. The demo's 600 steps of 2
+    pairs take about 7.5 minutes on 2 CPU cores at 320x240; from scratch, a learning rate of 1e-3
+    beat 1e-4 and 3e-3 on held-out best matches (benchmarks/RESULTS.md); from pretrained weights,
+    try 1e-4."""
 
-    def validate(self, where: str) -> None:
-        for name in ("steps", "pairs_per_step", "descriptor_dim", "width", "decay_every"):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")
-        for name in (
-            "log_every",
-            "image_every",
-            "checkpoint_every",
-            "last_every",
-            "validate_every",
-        ):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")
-        if self.validation_pairs < 1 or self.background_textures < 1:
-            raise DonkitError(f"{where}: validation_pairs and background_textures must be >= 1")
-        if self.learning_rate <= 0 or self.weight_decay < 0:
-            raise DonkitError(f"{where}: learning_rate > 0 and weight_decay >= 0")
-        if not 0 < self.decay_factor <= 1:
-            raise DonkitError(f"{where}.decay_factor must lie in (0, 1]")
-        if self.clip_grad_norm < 0 or self.loader_workers < 0:
-            raise DonkitError(f"{where}: clip_grad_norm and loader_workers must not be negative")
-        if self.margin <= 0 or self.background_margin <= 0:
-            raise DonkitError(f"{where}: margin and background_margin must be positive")
-        for name in ("match_weight", "blind_weight", "cross_object_weight", "colour_jitter"):
-            if getattr(self, name) < 0:
-                raise DonkitError(f"{where}.{name} must not be negative")
-        for name in ("synthetic_multi_object_share", "background_randomization", "rotate_180"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise DonkitError(f"{where}.{name} must lie in [0, 1]")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "pairs_per_step", "descriptor_dim", "width")
+        at_least(self, 1, "validate_every", "validation_pairs", "background_textures")
+        not_negative(self, "colour_jitter")
+        within(self, 0.0, 1.0, "synthetic_multi_object_share", "background_randomization")
+        within(self, 0.0, 1.0, "rotate_180")
         low, high = self.scale_range
-        if not 0.25 <= low <= high <= 4.0:
-            raise DonkitError(
-                f"{where}.scale_range must be [low, high] with 0.25 <= low <= high <= 4"
-            )
+        check(
+            self,
+            0.25 <= low <= high <= 4.0,
+            f"must be [low, high] with 0.25 <= low <= high <= 4; got [{low}, {high}]",
+            "scale_range",
+        )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Held-out evaluation of a run's descriptors (`donkit evaluate`, and the demo's)."""
+
+    pairs: int = 100
+    """Held-out pairs of views drawn (with the run's pair policy) ..."""
+    matches: int = 100
+    """... and true matches per pair at most."""
+    seed: int = 0
+    """Seed of the pairs and matches drawn: the same seed gives the same pairs for every run."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "pairs", "matches")
+
+
+@dataclass(frozen=True)
+class VisualizeConfig:
+    """Pictures of a run's descriptors on held-out pairs (`donkit visualize`)."""
+
+    pairs: int = 4
+    """Held-out pairs drawn ..."""
+    pixels: int = 3
+    """... and true matches whose heatmaps are drawn on each."""
+    seed: int = 0
+    """Seed of the pairs drawn."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "pairs", "pixels")

@@ -18,7 +18,7 @@ from scipy.ndimage import maximum_filter, minimum_filter
 
 from geometry import PinholeCamera, backproject, inside_image, transform, warp
 
-# Non-match kinds, as stored in datasets (ARCHITECTURE.md).
+# Non-match kinds, as stored in datasets (formats.correspondences).
 MASKED, BACKGROUND, BLIND, CROSS_OBJECT = 0, 1, 2, 3
 _REDRAWS = 20  # rounds of redrawing non-matches that fell within the radius of their match
 

@@ -1,4 +1,5 @@
-"""Correspondence datasets on disk (ARCHITECTURE.md): index.yaml and pairs/XXXXXX.npz.
+"""`donkit correspond`: correspondence datasets, DATASET/index.yaml and DATASET/pairs/XXXXXX.npz
+(their format: formats.correspondences).
 
 Pairs are written one by one (each file atomically) and index.yaml last, so a dataset with an
 index is complete; an interrupted run resumes, keeping the pairs already written (each pair is
@@ -7,11 +8,8 @@ deterministic from the config's seed and its index).
 
 from __future__ import annotations
 
-import io
 import shutil
 import time
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,21 +23,22 @@ from descriptors.config import CorrespondConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
 from descriptors.pairs import PairPlan, PairSample, SceneEntry, catalog, make_pair, plan_pairs
 from formats import DonkitError
-from formats.atomic import remove_stale_temporaries, write_bytes_atomic
+from formats.atomic import remove_stale_temporaries
+from formats.correspondences import (
+    INDEX,
+    PAIRS_DIR,
+    REJECTIONS,
+    pair_filename,
+    read_pair,
+    write_pair,
+)
 from formats.images import write_rgb
 from formats.plain import read_yaml, to_plain, write_yaml
 from formats.scenes import complete_scenes, load_scene
 from jobs import progress_bar, run_tasks
 from reconstruct.pipeline import is_fused
 
-INDEX = Path("index.yaml")
-PAIRS_DIR = Path("pairs")
 SHOW_DIR = Path("show")
-_REJECTIONS = ("outside_b", "off_mesh_in_b", "edge_in_b", "occluded")
-
-
-def pair_filename(index: int) -> str:
-    return f"{index:06d}.npz"
 
 
 @dataclass
@@ -89,10 +88,9 @@ class DatasetSummary:
         return line
 
 
-def write_pair(path: Path, sample: PairSample) -> None:
-    """One pair as .npz: the fields of ARCHITECTURE.md, plus frame_b and the rejection counts so
-    that a resumed run can index it without making it again."""
-    arrays = {
+def pair_arrays(sample: PairSample) -> dict[str, np.ndarray]:
+    """A pair's arrays as its file holds them (formats.correspondences)."""
+    return {
         "uv_a": sample.matches.uv_a.astype(np.int32),
         "uv_b": sample.matches.uv_b.astype(np.int32),
         "xyz": sample.matches.xyz.astype(np.float32),
@@ -100,66 +98,8 @@ def write_pair(path: Path, sample: PairSample) -> None:
         "nonmatch_uv_b": sample.nonmatches.uv_b.astype(np.int32),
         "nonmatch_kind": sample.nonmatches.kind.astype(np.uint8),
         "frame_b": np.array(sample.frame_b, np.int64),
-        "rejected": np.array([sample.rejected.get(k, 0) for k in _REJECTIONS], np.int64),
+        "rejected": np.array([sample.rejected.get(k, 0) for k in REJECTIONS], np.int64),
     }
-    write_bytes_atomic(path, npz_bytes(arrays))
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """A compressed .npz (what np.savez_compressed writes), with fixed zip timestamps: numpy
-    stamps each entry with the current time, and the same pair must give the same bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, array in arrays.items():
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entry.getvalue())
-    return buffer.getvalue()
-
-
-# The arrays of ARCHITECTURE.md's pair file, each as (dtype kind, shape): N matches, M non-matches.
-_PAIR_LAYOUT = {
-    "uv_a": ("i", ("N", 2)),
-    "uv_b": ("i", ("N", 2)),
-    "xyz": ("f", ("N", 3)),
-    "nonmatch_uv_a": ("i", ("M", 2)),
-    "nonmatch_uv_b": ("i", ("M", 2)),
-    "nonmatch_kind": ("u", ("M",)),
-}
-
-
-def read_pair(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a pair file, checked against the layout; a damaged file is a DonkitError
-    naming it."""
-    again = "make the dataset again with `donkit correspond --overwrite`"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DonkitError(f"pair file {path} is not readable ({reason}); {again}") from None
-    except (AttributeError, TypeError):  # a lone .npy array: no context manager, no files
-        raise DonkitError(f"pair file {path} holds one array, not an .npz; {again}") from None
-    sizes: dict[str, int] = {}
-    for name, (kind, shape) in _PAIR_LAYOUT.items():
-        array = arrays.get(name)
-        fits = (
-            array is not None
-            and array.dtype.kind in (kind, "u" if kind == "i" else kind)
-            and array.ndim == len(shape)
-            and all(
-                size == sizes.setdefault(want, size) if isinstance(want, str) else size == want
-                for size, want in zip(array.shape, shape, strict=False)
-            )
-        )
-        if not fits:
-            got = "missing" if array is None else f"{array.dtype} {array.shape}"
-            raise DonkitError(
-                f"pair file {path}: {name} is {got}, expected {shape} of kind {kind!r}; {again}"
-            )
-    return arrays
 
 
 def make_pairs(
@@ -183,7 +123,7 @@ def make_pairs(
         path = out / PAIRS_DIR / pair_filename(plan.index)
         if path.is_file():  # written before an interruption
             data = read_pair(path)
-            rejected = dict(zip(_REJECTIONS, (int(n) for n in data["rejected"]), strict=True))
+            rejected = dict(zip(REJECTIONS, (int(n) for n in data["rejected"]), strict=True))
             results.append(
                 (
                     plan.index,
@@ -197,8 +137,8 @@ def make_pairs(
         else:
             sample = make_pair(plan, scenes, views, config, config.saved_nonmatches_per_match)
             if not sample.skipped:
-                write_pair(path, sample)
-            rejected = {reason: sample.rejected.get(reason, 0) for reason in _REJECTIONS}
+                write_pair(path, pair_arrays(sample))
+            rejected = {reason: sample.rejected.get(reason, 0) for reason in REJECTIONS}
             results.append(
                 (
                     plan.index, sample.skipped, -1 if sample.skipped else sample.frame_b,

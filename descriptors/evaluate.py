@@ -101,7 +101,7 @@ FIGURES = (
 
 
 def summarize(errors_px: np.ndarray, errors_m: np.ndarray, closer: np.ndarray) -> dict[str, float]:
-    """The metrics of ARCHITECTURE.md / the evaluation issue, from per-match errors."""
+    """The figures of eval/metrics.json (docs/data-formats.md), from per-match errors."""
     thresholds = np.linspace(0.0, PCK_LIMIT_PX, 201)
     pck = (errors_px[None, :] <= thresholds[:, None]).mean(axis=1)
     valid_m = errors_m[np.isfinite(errors_m)]

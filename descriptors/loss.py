@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from descriptors.config import LossConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
 
 
@@ -31,17 +32,6 @@ class Samples:
         return Samples(*(getattr(self, name).to(device) for name in self.__dataclass_fields__))
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Margins and weights of the terms."""
-
-    margin: float = 0.5
-    background_margin: float = 0.5
-    match_weight: float = 1.0
-    blind_weight: float = 1.0
-    cross_object_weight: float = 1.0
-
-
 def gather(descriptors: torch.Tensor, pair: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """(K, D) descriptors at pixels `uv` (K, 2) of images `pair` (K,) of (B, D, H, W)."""
     return descriptors[pair, :, uv[:, 1], uv[:, 0]]
@@ -59,7 +49,7 @@ def contrastive_loss(
     descriptors_a: torch.Tensor,
     descriptors_b: torch.Tensor,
     samples: Samples,
-    weights: LossWeights,
+    weights: LossConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The total loss, and each term and hard-negative share as plain numbers for logging.
 

@@ -17,19 +17,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from descriptors.config import CorrespondConfig, TrainConfig
-from descriptors.loss import LossWeights, contrastive_loss
+from descriptors.loss import contrastive_loss
 from descriptors.network import DescriptorNet, network_spec
 from descriptors.training_data import TrainingPairs, collate
 from descriptors.visual import descriptor_image
 from formats import DonkitError
-from formats.runs import RunFolder
 from formats.scenes import complete_scenes
 from learn.backbones import load_backbone_weights, normalize_images
-from learn.devices import Processes, resolve_device, training_processes
-from learn.loop import TrainingRun, check_run_folder
+from learn.devices import training_processes
+from learn.loop import TrainingRun, TrainingStart, start_training
 
 _VALIDATION_SEED_OFFSET = 7919  # held-out pairs are drawn apart from the training stream
 
@@ -59,13 +57,6 @@ class TrainSummary:
             first, last = self.validation[0]["total"], self.validation[-1]["total"]
             text += f"; held-out loss {first:.4f} -> {last:.4f}"
         return text + (f"; {self.ranks} processes" if self.ranks > 1 else "")
-
-
-def loss_weights(train: TrainConfig) -> LossWeights:
-    return LossWeights(
-        train.margin, train.background_margin, train.match_weight, train.blind_weight,
-        train.cross_object_weight,
-    )  # fmt: skip
 
 
 def build_network(train: TrainConfig) -> DescriptorNet:
@@ -109,66 +100,58 @@ def train_descriptors(
 
     Args:
         config_plain: the whole resolved config, saved with the run.
-        resume: continue from `run_root`'s last.pt up to `train.steps`.
-        device_name: overrides `train.device`.
+        resume: continue from `run_root`'s last.pt up to `train.loop.steps`.
+        device_name: overrides `train.loop.device`.
     """
-    processes = Processes.from_environment()
-    device = resolve_device(device_name or train.device, processes.local_rank)
-    run = RunFolder(Path(run_root))
-    check_run_folder(run, resume, "donkit train")
-    scenes, partial = complete_scenes(data, "run `donkit collect` and `donkit fuse` first")
+    start = start_training(
+        train.loop,
+        data,
+        run_root,
+        resume,
+        device_name,
+        kind=_Trainer.kind,
+        command="donkit train",
+        missing_data_hint="run `donkit collect` and `donkit fuse` first",
+    )
     held_out = None
     if validation_data is not None:
         held_out, _ = complete_scenes(validation_data, "pass fused held-out scenes to --val")
-    if partial and processes.main:
-        print(f"train: leaving out {len(partial)} unfinished scene(s) under {data}")
-    with training_processes(processes, device):
-        return _Trainer(
-            config_plain, correspond, train, scenes, held_out, run, resume, device, processes,
-            show_progress, {"data": str(data), "validation_data": str(validation_data or "")},
-        ).run()  # fmt: skip
+    sources = {"data": str(data), "validation_data": str(validation_data or "")}
+    with training_processes(start.processes, start.device):
+        trainer = _Trainer(
+            config_plain, correspond, train, start, held_out, sources, resume, show_progress
+        )
+        return trainer.run()
 
 
 class _Trainer(TrainingRun):
     """One descriptor training run: the network, its loss and held-out validation."""
+
+    kind = "descriptors"
 
     def __init__(
         self,
         config_plain: dict[str, Any],
         correspond: CorrespondConfig,
         train: TrainConfig,
-        scenes: list[Path],
+        start: TrainingStart,
         held_out: list[Path] | None,
-        run: RunFolder,
-        resume: bool,
-        device: torch.device,
-        processes: Processes,
-        show_progress: bool | None,
         sources: dict[str, str],
+        resume: bool,
+        show_progress: bool | None,
     ):
-        super().__init__(train, run, device, processes, show_progress)
+        super().__init__(train.loop, start.run, start.device, start.processes, show_progress)
         self.config_plain, self.train, self.sources = config_plain, train, sources
-        self.mixed_precision = train.mixed_precision and device.type == "cuda"
-        self.weights = loss_weights(train)
-        self.network = build_network(train).to(device)
-        self.parameters = list(self.network.parameters())
-        self.model: torch.nn.Module = self.network
-        if processes.world > 1:
-            self.model = DistributedDataParallel(
-                self.network, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        self.optimizer = torch.optim.Adam(
-            self.parameters, lr=train.learning_rate, weight_decay=train.weight_decay
-        )
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, train.decay_every, train.decay_factor
-        )
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.mixed_precision)
+        self.mixed_precision = train.mixed_precision and self.device.type == "cuda"
+        self.network = build_network(train).to(self.device)
+        self.model = self.distributed(self.network)
+        self.set_networks([self.network])
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.mixed_precision)
         self.validation: list[dict[str, float]] = []
         if resume:
             self.resume()
-        count = train.steps * processes.world * train.pairs_per_step
-        self.pairs = TrainingPairs(scenes, correspond, train, count)
+        count = train.loop.steps * self.processes.world * train.pairs_per_step
+        self.pairs = TrainingPairs(start.scenes, correspond, train, count)
         self.held_out = None
         if held_out is not None:
             seed = dataclasses.replace(train, seed=train.seed + _VALIDATION_SEED_OFFSET)
@@ -199,10 +182,10 @@ class _Trainer(TrainingRun):
     def run(self) -> TrainSummary:
         times = self.loop(self.pairs, collate, self.train.pairs_per_step, self.config_plain)
         summary = TrainSummary(
-            self.folder.root, times.first_step, self.step, times.seconds,
-            times.samples_per_second, times.data_share, self.last_means, self.validation,
-            self.processes.world, self.rank_spread(),
-        )  # fmt: skip
+            **self.summary_fields(times),
+            pairs_per_second=times.samples_per_second,
+            validation=self.validation,
+        )
         self.write_summary(summary)
         return summary
 
@@ -213,7 +196,7 @@ class _Trainer(TrainingRun):
             self.model, images_a, images_b, self.device, self.mixed_precision
         )
         total, log = contrastive_loss(
-            descriptors_a, descriptors_b, samples.to(self.device), self.weights
+            descriptors_a, descriptors_b, samples.to(self.device), self.train.loss
         )
         self.optimize(total, log)
         if writer is not None and self.images_due():
@@ -241,7 +224,7 @@ class _Trainer(TrainingRun):
             descriptors = describe(
                 self.network, images_a, images_b, self.device, self.mixed_precision
             )
-            _, log = contrastive_loss(*descriptors, samples.to(self.device), self.weights)
+            _, log = contrastive_loss(*descriptors, samples.to(self.device), self.train.loss)
             for key, value in log.items():
                 totals.setdefault(key, []).append(value)
         result = {"step": self.step, **{k: float(np.mean(v)) for k, v in totals.items()}}

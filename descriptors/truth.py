@@ -16,7 +16,7 @@ import open3d as o3d
 import open3d.core as o3c
 
 from descriptors.correspondence import MASKED
-from descriptors.dataset import INDEX, read_pair
+from formats.correspondences import INDEX, read_pair
 from formats.ground_truth import read_ground_truth
 from formats.plain import read_yaml
 from formats.scenes import Scene, load_scene

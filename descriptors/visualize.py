@@ -18,6 +18,7 @@ import torch
 from descriptors.config import CorrespondConfig
 from descriptors.evaluate import describe_images
 from descriptors.evaluation_pairs import EvaluationPair, evaluation_pairs
+from descriptors.network import load_network
 from descriptors.visual import (
     descriptor_images,
     distances_to,
@@ -28,6 +29,7 @@ from descriptors.visual import (
 from formats import DonkitError
 from formats.images import write_rgb
 from formats.scenes import complete_scenes
+from learn.devices import resolve_device
 
 CHOSEN = (255, 255, 255)  # the pixel of A
 BEST = (0, 255, 0)  # its best match in B
@@ -75,8 +77,6 @@ def visualize_run(
     html: bool = False,
 ) -> Visualization:
     """Draw run `run`'s descriptors on `pairs` held-out pairs of the fused scenes under `data`."""
-    from descriptors.network import load_network
-    from learn.devices import resolve_device
 
     network, _ = load_network(run)
     paths, _ = complete_scenes(data, "pass fused held-out scenes (`donkit fuse`) to --data")

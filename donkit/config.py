@@ -27,8 +27,9 @@ import yaml
 
 from collect.config import CollectConfig, VideoConfig
 from depth.config import DepthConfig
-from descriptors.config import CorrespondConfig, TrainConfig
+from descriptors.config import CorrespondConfig, EvaluateConfig, TrainConfig, VisualizeConfig
 from formats import DonkitError
+from formats.checks import ConfigValueError, at_least
 from formats.plain import read_yaml, to_plain
 from reconstruct.config import FuseConfig
 from tracking.config import TrackConfig
@@ -46,15 +47,9 @@ class DemoConfig:
     new layouts and views."""
     test_scenes: int = 2
     """Number of held-out scenes."""
-    eval_pairs: int = 100
-    """Held-out pairs the trained descriptors are evaluated on (OUT/runs/demo/eval) ..."""
-    eval_matches: int = 100
-    """... and matches per pair."""
 
-    def validate(self, where: str) -> None:
-        for name in ("test_scenes", "eval_pairs", "eval_matches"):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")
+    def __post_init__(self) -> None:
+        at_least(self, 1, "test_scenes")
 
 
 @dataclass(frozen=True)
@@ -69,6 +64,10 @@ class DonkitConfig:
     """Matches and non-matches between views (`donkit correspond`, and training on the fly)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """Dense descriptor training (`donkit train`)."""
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    """Held-out evaluation of trained descriptors (`donkit evaluate`)."""
+    visualize: VisualizeConfig = field(default_factory=VisualizeConfig)
+    """Pictures of trained descriptors (`donkit visualize`)."""
     video: VideoConfig = field(default_factory=VideoConfig)
     """Simulated videos with ground-truth point tracks (`donkit sim-video`)."""
     track: TrackConfig = field(default_factory=TrackConfig)
@@ -79,6 +78,32 @@ class DonkitConfig:
     """The demo run (`donkit demo`)."""
 
 
+_LOOP_KEYS = (
+    "steps",
+    "learning_rate",
+    "decay_every",
+    "decay_factor",
+    "weight_decay",
+    "clip_grad_norm",
+    "device",
+    "loader_workers",
+    "log_every",
+    "image_every",
+    "checkpoint_every",
+    "last_every",
+)
+_LOSS_KEYS = ("margin", "background_margin", "match_weight", "blind_weight", "cross_object_weight")
+MOVED_KEYS = {
+    **{f"train.{key}": f"train.loop.{key}" for key in _LOOP_KEYS},
+    **{f"train.{key}": f"train.loss.{key}" for key in _LOSS_KEYS},
+    **{f"depth.{key}": f"depth.loop.{key}" for key in (*_LOOP_KEYS, "schedule")},
+    "demo.eval_pairs": "evaluate.pairs",
+    "demo.eval_matches": "evaluate.matches",
+}
+"""Keys of earlier versions and where they live now: config files and run folders written
+before the move are read with them moved (docs/configuration.md lists them)."""
+
+
 def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> DonkitConfig:
     """The config of YAML file `path` (defaults where None), with `key.path=value` overrides."""
     data: Any = {} if path is None else read_yaml(Path(path), "config")
@@ -86,8 +111,10 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Donk
         data = {}
     if not isinstance(data, dict):
         raise DonkitError(f"config {path} must be a mapping of sections (collect: ...)")
+    move_keys(data, f"config {path}")
     for assignment in overrides:
-        apply_override(data, assignment)
+        key, separator, value = assignment.partition("=")
+        apply_override(data, f"{MOVED_KEYS.get(key.strip(), key)}{separator}{value}")
     try:
         return from_dict(DonkitConfig, data, where="")
     except DonkitError as error:
@@ -119,6 +146,34 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[keys[-1]] = value
 
 
+def move_keys(data: dict[str, Any], where: str) -> None:
+    """Move the keys of `MOVED_KEYS` found in nested dicts `data` to where they live now."""
+    for old, new in MOVED_KEYS.items():
+        *section_path, name = old.split(".")
+        section = _section(data, section_path)
+        if section is None or name not in section:
+            continue
+        *new_path, new_name = new.split(".")
+        target = _section(data, new_path, create=True)
+        if target is None:
+            raise DonkitError(f"{where}: {'.'.join(new_path)} is a value, not a section")
+        if new_name in target:
+            raise DonkitError(f"{where} sets both {old} and its new name {new}; keep {new}")
+        target[new_name] = section.pop(name)
+
+
+def _section(data: dict[str, Any], keys: list[str], create: bool = False) -> dict | None:
+    """The nested dict at `keys` (made when `create`), or None where there is none."""
+    node: Any = data
+    for key in keys:
+        if create and node.get(key) is None:
+            node[key] = {}
+        node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return None
+    return node
+
+
 def from_dict(cls: type[T], data: Any, where: str) -> T:
     """Build dataclass `cls` from a mapping, checking keys and types; `where` names it in errors."""
     if data is None:
@@ -134,11 +189,10 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
         key: _convert(hints[key], value, f"{where}.{key}" if where else str(key))
         for key, value in data.items()
     }
-    instance = cls(**values)
-    validate = getattr(instance, "validate", None)
-    if validate is not None:
-        validate(where)
-    return instance
+    try:
+        return cls(**values)
+    except ConfigValueError as error:
+        raise DonkitError(error.located(where)) from None
 
 
 def unknown_key_message(key: str, valid: Sequence[str], where: str) -> str:

@@ -168,8 +168,8 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
 
         last = RunFolder(run).last
         resume = last.is_file()
-        if resume and load_checkpoint(last)["step"] >= config.train.steps:
-            return [f"train: {run} is trained ({config.train.steps} steps)"]
+        if resume and load_checkpoint(last)["step"] >= config.train.loop.steps:
+            return [f"train: {run} is trained ({config.train.loop.steps} steps)"]
         summary = train_descriptors(
             to_plain(config), config.correspond, config.train, data, run, held_out, resume=resume
         )
@@ -179,15 +179,29 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
         from descriptors.evaluate import evaluate_run
 
         results = evaluate_run(
-            run, held_out, config.correspond, config.train, config.demo.eval_pairs,
-            config.demo.eval_matches,
-        )  # fmt: skip
+            run,
+            held_out,
+            config.correspond,
+            config.train,
+            pairs=config.evaluate.pairs,
+            matches=config.evaluate.matches,
+            seed=config.evaluate.seed,
+        )
         return evaluation_lines(results, run)
 
     def visualize() -> list[str]:
         from descriptors.visualize import visualize_run
 
-        pictures = visualize_run(run, held_out, run / "viz", config.correspond, html=True)
+        pictures = visualize_run(
+            run,
+            held_out,
+            run / "viz",
+            config.correspond,
+            pairs=config.visualize.pairs,
+            pixels=config.visualize.pixels,
+            seed=config.visualize.seed,
+            html=True,
+        )
         return [
             f"visualize: {len(pictures.files)} pictures of {pictures.pairs} held-out pairs; "
             f"viewer {pictures.viewer} (hover a pixel to see its best matches)"

@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from donkit.config import DonkitConfig, describe_fields, field_docs
+from donkit.config import MOVED_KEYS, DonkitConfig, describe_fields, field_docs
 
 REGENERATE = "python -m donkit.reference > docs/configuration.md"
 
@@ -39,7 +39,9 @@ donkit collect --config mine.yaml --out data/mine
 
 A run folder keeps the resolved configuration it was made with (`RUN/config.yaml`);
 `donkit train --resume RUN` and `donkit depth train --resume RUN` use it, as do `donkit
-evaluate` and `donkit visualize`. Simulated scenes record theirs in `metadata.yaml`.
+evaluate`, `donkit visualize` and `donkit track RUN` (their `--set` changes it for that command
+alone). Simulated scenes record theirs in `metadata.yaml`. Each section checks its values when
+it is made, from a file or in code, and an error names the key and the value given.
 
 Types: `list of 2 float` is written `[a, b]` (a range is `[low, high]`); `one of ...` lists
 the values accepted; `str` values need no quotes unless they look like another type.
@@ -63,6 +65,16 @@ def configuration_reference() -> str:
         rows = _leaf_rows(cls, f"{key}.", values)
         if rows:
             lines += ["| key | type | default | meaning |", "|---|---|---|---|", *rows, ""]
+    lines += [
+        "## Moved keys",
+        "",
+        "Keys of earlier versions that now live elsewhere; config files and run folders that use "
+        "them are still read, with each value moved to its new key.",
+        "",
+        "| earlier key | now |",
+        "|---|---|",
+        *(f"| `{old}` | `{new}` |" for old, new in MOVED_KEYS.items()),
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

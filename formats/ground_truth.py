@@ -12,7 +12,7 @@ such file). The file lists each object as
         scale: [sx, sy, sz]          # the mesh is its class's canonical mesh times this
         distractor: false
     table: {height_m, size_m: [x, y], centre_m: [x, y]}
-    robot: {joint_positions: [[...], ...], ...}
+    robot: {joint_positions: {frame index: [radians, ...]}, ...}
 
 beside the light, the orbit centre, the seed and the resolved config (written by
 `collect.scene`).
@@ -77,7 +77,7 @@ class GroundTruth:
     path: Path  # the scene folder
     objects: tuple[GroundTruthObject, ...]
     table: Table
-    joint_positions: np.ndarray  # (frames, joints) the arm's configuration at each frame, rad
+    joint_positions: dict[int, np.ndarray]  # frame index -> (joints,) the arm's configuration, rad
 
     def main_objects(self) -> tuple[GroundTruthObject, ...]:
         """The objects that are not distractors."""
@@ -109,9 +109,7 @@ def read_ground_truth(scene_root: Path) -> GroundTruth:
         path=scene_root,
         objects=tuple(_object(entry, scene_root, i) for i, entry in enumerate(objects)),
         table=_table(data.get("table"), path),
-        joint_positions=np.asarray(
-            (data.get("robot") or {}).get("joint_positions", []), dtype=np.float64
-        ),
+        joint_positions=_joint_positions(data.get("robot"), path),
     )
 
 
@@ -152,3 +150,15 @@ def _table(entry: Any, path: Path) -> Table:
     if len(size) != 2 or len(centre) != 2:
         raise DonkitError(f"{where}: size_m and centre_m hold 2 numbers each")
     return Table(height_m=height, size_m=(size[0], size[1]), centre_m=(centre[0], centre[1]))
+
+
+def _joint_positions(robot: Any, path: Path) -> dict[int, np.ndarray]:
+    where = f"ground truth {path}, robot.joint_positions"
+    robot = {} if robot is None else robot
+    entries = robot.get("joint_positions", {}) if isinstance(robot, dict) else None
+    if not isinstance(entries, dict):
+        raise DonkitError(f"{where} must map frame indices to joint angles")
+    return {
+        whole_number(index, where): np.array([finite_float(q, where) for q in joints])
+        for index, joints in entries.items()
+    }

@@ -1,4 +1,4 @@
-"""Scene folders in the Dense Object Nets layout (ARCHITECTURE.md, "Scene format").
+"""Scene folders in the Dense Object Nets layout (docs/data-formats.md, "Scenes").
 
 Only what a real robot has lives under processed/: RGB, depth, intrinsics (camera_info.yaml) and
 forward-kinematics camera poses (pose_data.yaml). Every stage reads scenes through `load_scene`,

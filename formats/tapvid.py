@@ -9,8 +9,6 @@ place that knows TAP-Vid's (t, y, x) order: `query_points_of` and `frames_and_xy
 from __future__ import annotations
 
 import io
-import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
+from formats.npz import UNREADABLE
 
 KEYS = ("video", "target_points", "occluded", "query_points")
 
@@ -27,8 +26,6 @@ _LAYOUT = (
     "occluded (N, T) bool and query_points (N, 3) (t, y, x): write it again with write_tapvid "
     "(donkit sim-video)."
 )
-# What np.load and a lazily read npz member raise on a damaged file.
-_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -168,7 +165,7 @@ def read_tapvid(path: Path) -> TapVidVideo:
     )
     try:
         loaded = np.load(path, allow_pickle=False)
-    except _UNREADABLE:
+    except UNREADABLE:
         raise DonkitError(unreadable) from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DonkitError(f"TAP-Vid file {path} holds a single array, not an .npz. {_LAYOUT}")
@@ -180,7 +177,7 @@ def read_tapvid(path: Path) -> TapVidVideo:
             )
         try:
             arrays = {key: loaded[key] for key in KEYS}
-        except _UNREADABLE:
+        except UNREADABLE:
             raise DonkitError(unreadable) from None
     problems = _layout_problems(arrays)
     if not problems:

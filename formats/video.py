@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import zipfile
-import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -24,6 +22,7 @@ import numpy as np
 from formats import DonkitError
 from formats.atomic import temporary_beside
 from formats.images import read_rgb
+from formats.npz import UNREADABLE
 
 DEFAULT_FPS = 10.0
 """Frames per second assumed where the source records none (a folder of frames, an .npz)."""
@@ -167,7 +166,7 @@ def _read_npz_video(path: Path) -> np.ndarray:
     unreadable = f"{path} is not a readable .npz file (truncated or corrupt?)"
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+    except UNREADABLE:
         raise DonkitError(unreadable) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):  # a lone .npy array saved as .npz
         raise DonkitError(f"{path} holds a single array, not the named arrays of an .npz")
@@ -179,7 +178,7 @@ def _read_npz_video(path: Path) -> np.ndarray:
             )
         try:
             video = archive["video"]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        except UNREADABLE:
             raise DonkitError(unreadable) from None
     if video.dtype != np.uint8 or video.ndim != 4 or video.shape[3] != 3 or len(video) == 0:
         raise DonkitError(

@@ -1,9 +1,11 @@
-"""What descriptor and depth training share: torchrun's processes, the step loop and its
-timing, log.jsonl and TensorBoard, checkpoints and resuming, the NaN stop, determinism.
+"""What descriptor and depth training share: the run folder and its kind, the optimizer and
+learning-rate schedule, the step loop and its timing, log.jsonl and TensorBoard, checkpoints and
+resuming, the NaN stop, torchrun's processes.
 
-A trainer subclasses `TrainingRun`: it builds its networks, optimizer and scheduler, and
-supplies its networks' share of the checkpoint (`network_state`, `load_network_state`) and one
-step's loss (`train_step`, which ends in `optimize`); held-out validation is an optional hook.
+A trainer subclasses `TrainingRun`: it names its `kind`, builds its networks and hands them to
+`set_networks` (which makes the optimizer and schedule of its LoopConfig), supplies its
+networks' share of the checkpoint (`network_state`, `load_network_state`) and one step's loss
+(`train_step`, which ends in `optimize`); held-out validation is an optional hook.
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from formats import DonkitError
 from formats.atomic import remove_stale_temporaries, write_bytes_atomic
 from formats.plain import to_plain, write_yaml
 from formats.runs import RunFolder
+from formats.scenes import complete_scenes
 from jobs import progress_bar
-from learn.checkpoints import load_checkpoint, save_checkpoint
-from learn.devices import Processes
+from learn.checkpoints import load_checkpoint, require_kind, save_checkpoint
+from learn.config import LoopConfig
+from learn.devices import Processes, resolve_device
 
 _OPTIMIZER_LOGS = {"learning_rate", "gradient_norm"}
 
@@ -48,27 +54,66 @@ class StepBatches(torch.utils.data.Sampler):
             yield list(range(start, start + self.per_step))
 
 
-def check_run_folder(run: RunFolder, resume: bool, command: str) -> None:
-    """A new run needs a folder without one; resuming needs its last.pt."""
-    if resume and not run.last.is_file():
-        raise DonkitError(f"cannot resume: {run.last} does not exist")
-    if not resume and run.last.is_file():
+def learning_rate_factor(loop: LoopConfig, step: int) -> float:
+    """The share of loop.learning_rate used at `step` (0-based) under loop.schedule."""
+    if loop.schedule == "step":
+        return loop.decay_factor ** (step // loop.decay_every)
+    if loop.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, loop.steps) / loop.steps))
+    return 1.0
+
+
+def check_run_folder(
+    run: RunFolder, resume: bool, kind: str, command: str
+) -> dict[str, Any] | None:
+    """A new run needs a folder without one; resuming needs a last.pt of a `kind` run, whose
+    state is returned."""
+    if not resume:
+        if run.last.is_file():
+            raise DonkitError(
+                f"{run.root} already holds a training run; continue it with `{command} --resume "
+                f"{run.root}`, or choose another --out"
+            )
+        return None
+    if not run.last.is_file():
         raise DonkitError(
-            f"{run.root} already holds a training run; continue it with `{command} --resume "
-            f"{run.root}`, or choose another --out"
+            f"cannot resume: {run.last} does not exist (is {run.root} a run folder of `{command}`?)"
         )
+    state = load_checkpoint(run.last)
+    require_kind(run.root, state, kind, command)
+    return state
 
 
-class LoopOptions(Protocol):
-    """The config fields the loop reads (TrainConfig and DepthConfig both have them)."""
+@dataclass(frozen=True)
+class TrainingStart:
+    """Where and on what a training process starts."""
 
-    steps: int
-    log_every: int
-    last_every: int
-    checkpoint_every: int
-    image_every: int
-    loader_workers: int
-    clip_grad_norm: float
+    processes: Processes
+    device: torch.device
+    run: RunFolder
+    scenes: list[Path]
+
+
+def start_training(
+    loop: LoopConfig,
+    data: Path,
+    run_root: Path,
+    resume: bool,
+    device_name: str | None,
+    kind: str,
+    command: str,
+    missing_data_hint: str,
+) -> TrainingStart:
+    """This process's rank and device, the checked run folder, and the complete scenes under
+    `data` (unfinished ones are left out with a note)."""
+    processes = Processes.from_environment()
+    device = resolve_device(device_name or loop.device, processes.local_rank)
+    run = RunFolder(Path(run_root))
+    check_run_folder(run, resume, kind, command)
+    scenes, partial = complete_scenes(data, missing_data_hint)
+    if partial and processes.main:
+        print(f"{command}: leaving out {len(partial)} unfinished scene(s) under {data}")
+    return TrainingStart(processes, device, run, scenes)
 
 
 @dataclass
@@ -84,28 +129,58 @@ class LoopTimes:
 class TrainingRun:
     """The state and loop every training run has; subclasses add networks and a loss."""
 
+    kind = ""  # what its checkpoints hold ("descriptors", "depth"): `--resume` checks it
     section = "train"  # the config section the NaN stop's advice names
     label = "train"  # of the progress bar
 
     def __init__(
         self,
-        options: LoopOptions,
+        loop: LoopConfig,
         run: RunFolder,
         device: torch.device,
         processes: Processes,
         show_progress: bool | None,
     ):
-        self.options, self.folder = options, run
+        self.loop_config, self.folder = loop, run
         self.device, self.processes = device, processes
         self.show_progress = show_progress if processes.main else False
         self.step = 0
         self.last_means: dict[str, float] = {}
         self.saved_step: int | None = None
-        # Set by the subclass before `resume` or `loop`:
+        # Set by `set_networks`, before `resume` or `loop`:
         self.parameters: list[torch.nn.Parameter] = []
         self.optimizer: torch.optim.Optimizer
         self.scheduler: torch.optim.lr_scheduler.LRScheduler
         self.scaler = torch.amp.GradScaler(device.type, enabled=False)
+
+    def set_networks(self, networks: list[torch.nn.Module]) -> None:
+        """Train the parameters of `networks` with Adam under the loop's schedule."""
+        loop = self.loop_config
+        self.parameters = [p for network in networks for p in network.parameters()]
+        # foreach: one kernel over all parameters (the default loops over them on CPU); the
+        # same numbers either way.
+        self.optimizer = torch.optim.Adam(
+            self.parameters, lr=loop.learning_rate, weight_decay=loop.weight_decay, foreach=True
+        )
+        if loop.schedule == "step":
+            self.scheduler = torch.optim.lr_scheduler.StepLR(
+                self.optimizer, loop.decay_every, loop.decay_factor
+            )
+        else:
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, lambda step: learning_rate_factor(loop, step)
+            )
+
+    def distributed(
+        self, network: torch.nn.Module, find_unused_parameters: bool = False
+    ) -> torch.nn.Module:
+        """`network` wrapped for torchrun's processes (itself when there is one process)."""
+        if self.processes.world == 1:
+            return network
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(
+            network, device_ids=ids, find_unused_parameters=find_unused_parameters
+        )
 
     # State.
 
@@ -119,6 +194,7 @@ class TrainingRun:
 
     def state(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "step": self.step,
             "processes": self.processes.world,
             "optimizer": self.optimizer.state_dict(),
@@ -164,7 +240,8 @@ class TrainingRun:
             return
         self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
         state = self.state()
-        if self.step % self.options.checkpoint_every == 0 or self.step == self.options.steps:
+        loop = self.loop_config
+        if self.step % loop.checkpoint_every == 0 or self.step == loop.steps:
             save_checkpoint(self.folder.step_checkpoint(self.step), state)
         save_checkpoint(self.folder.last, state)
         self.saved_step = self.step
@@ -184,9 +261,9 @@ class TrainingRun:
     def loop(
         self, dataset: torch.utils.data.Dataset, collate: Callable, per_step: int, config: dict
     ) -> LoopTimes:
-        """Train from `self.step` to `options.steps` on `dataset` (per_step samples a step per
+        """Train from `self.step` to `loop.steps` on `dataset` (per_step samples a step per
         process), logging, validating and saving on the way; `config` is saved as config.yaml."""
-        options, first = self.options, self.step
+        loop, first = self.loop_config, self.step
         if self.processes.main:
             self.folder.root.mkdir(parents=True, exist_ok=True)
             for folder in (self.folder.root, self.folder.checkpoints):
@@ -196,8 +273,8 @@ class TrainingRun:
         writer = self._tensorboard() if self.processes.main else None
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_sampler=StepBatches(first, options.steps, per_step, self.processes),
-            num_workers=options.loader_workers,
+            batch_sampler=StepBatches(first, loop.steps, per_step, self.processes),
+            num_workers=loop.loader_workers,
             collate_fn=collate,
             pin_memory=self.device.type == "cuda",
             # Its own generator for the workers' base seed: drawn from the global one, it would
@@ -210,7 +287,7 @@ class TrainingRun:
         started = time.perf_counter()
         if first == 0:
             self.validate(writer)
-        bar = progress_bar(options.steps, self.label, self.show_progress, unit="step")
+        bar = progress_bar(loop.steps, self.label, self.show_progress, unit="step")
         bar.update(first)
         try:
             clock = time.perf_counter()
@@ -223,14 +300,14 @@ class TrainingRun:
                 elapsed += done - clock
                 window.append({**log, "step_time_s": done - clock, "data_time_s": ready - clock})
                 bar.update(1)
-                last = self.step == options.steps
-                if self.step % options.log_every == 0 or last:
+                last = self.step == loop.steps
+                if self.step % loop.log_every == 0 or last:
                     means = self._log(window, writer)
                     bar.set_postfix(loss=f"{means['total']:.4f}")
                     window = []
                 if self.validate_due() or last:
                     self.validate(writer)
-                if self.step % options.last_every == 0 or last:
+                if self.step % loop.last_every == 0 or last:
                     self.save()
                 clock = time.perf_counter()  # logs, validation and saving are not step time
         finally:
@@ -242,7 +319,7 @@ class TrainingRun:
 
     def images_due(self) -> bool:
         """Whether the step being taken writes its images to TensorBoard."""
-        return (self.step + 1) % self.options.image_every == 0
+        return (self.step + 1) % self.loop_config.image_every == 0
 
     def optimize(self, total: torch.Tensor, log: dict[str, float]) -> None:
         """Backward, clip, step the optimizer and the schedule; stop on a NaN loss or gradient.
@@ -253,7 +330,7 @@ class TrainingRun:
         self.scaler.scale(total).backward()
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(
-            self.parameters, self.options.clip_grad_norm or math.inf
+            self.parameters, self.loop_config.clip_grad_norm or math.inf
         )
         # With mixed precision, the scaler skips steps with inf gradients and lowers its scale.
         if not self.scaler.is_enabled() and not torch.isfinite(norm):
@@ -269,8 +346,8 @@ class TrainingRun:
         if self.saved_step is not None:
             kept = f"{self.folder.last} keeps step {self.saved_step}"
         raise DonkitError(
-            f"training stopped: {what}; {kept}. Lower {self.section}.learning_rate (or "
-            f"{self.section}.clip_grad_norm) and train again"
+            f"training stopped: {what}; {kept}. Lower {self.section}.loop.learning_rate (or "
+            f"{self.section}.loop.clip_grad_norm) and train again"
         )
 
     # Logs.
@@ -331,6 +408,21 @@ class TrainingRun:
             spread = torch.maximum(spread, (parameter.detach() - reference).abs().max())
         dist.all_reduce(spread, op=dist.ReduceOp.MAX)
         return float(spread)
+
+    def summary_fields(self, times: LoopTimes) -> dict[str, Any]:
+        """What every run's summary holds: where this call started and stopped, its seconds,
+        the share of step time spent waiting for data, the last logged losses, the processes
+        and the largest difference of a parameter between them."""
+        return {
+            "run": self.folder.root,
+            "first_step": times.first_step,
+            "steps": self.step,
+            "seconds": times.seconds,
+            "data_share": times.data_share,
+            "losses": self.last_means,
+            "ranks": self.processes.world,
+            "rank_parameter_spread": self.rank_spread(),
+        }
 
     def write_summary(self, summary: Any) -> None:
         """summary.json in the run folder (main process), from a summary dataclass."""

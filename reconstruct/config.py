@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from formats import DonkitError
+from formats.checks import at_least, check, positive
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,19 @@ class FuseConfig:
     seed: int = 0
     """Seed of the table-plane RANSAC: the same scene and seed give the same mesh bytes."""
 
-    def validate(self, where: str) -> None:
-        for name in ("voxel_m", "truncation_voxels", "max_depth_m", "workspace_half_size_m"):
-            if getattr(self, name) <= 0:
-                raise DonkitError(f"{where}.{name} must be positive")
-        if not 0 <= self.min_height_m < self.max_height_m:
-            raise DonkitError(f"{where}: need 0 <= min_height_m < max_height_m")
-        if not 0 <= self.min_component_share < 1:
-            raise DonkitError(f"{where}.min_component_share must lie in [0, 1)")
-        if self.table_inlier_m <= 0 or self.table_iterations < 1:
-            raise DonkitError(f"{where}: table_inlier_m and table_iterations must be positive")
+    def __post_init__(self) -> None:
+        positive(self, "voxel_m", "truncation_voxels", "max_depth_m", "workspace_half_size_m")
+        check(
+            self,
+            0 <= self.min_height_m < self.max_height_m,
+            f"need 0 <= min_height_m < max_height_m; got {self.min_height_m} and "
+            f"{self.max_height_m}",
+        )
+        check(
+            self,
+            0 <= self.min_component_share < 1,
+            f"must lie in [0, 1); got {self.min_component_share}",
+            "min_component_share",
+        )
+        positive(self, "table_inlier_m")
+        at_least(self, 1, "table_iterations")

@@ -1,6 +1,6 @@
 """TSDF fusion with Open3D's tensor VoxelBlockGrid, and the triangle mesh it yields.
 
-Open3D 0.20's legacy ScalableTSDFVolume returns empty meshes for float depth (ARCHITECTURE.md);
+Open3D 0.20's legacy ScalableTSDFVolume returns empty meshes for float depth (measured here);
 the tensor VoxelBlockGrid works, and takes depth in metres directly (depth scale 1).
 """
 

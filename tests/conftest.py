@@ -10,6 +10,22 @@ from collect import CollectConfig, collect
 from collect.video import make_video
 from donkit.config import load_config
 
+# Session fixtures that simulate, fuse or train: a test that uses one (directly or through another
+# fixture) is marked `simulated`, which `make test-fast` leaves out (`make test` runs everything).
+SIMULATED_FIXTURES = frozenset(
+    {
+        "small_dataset",
+        "demo_scenes",
+        "fused_small",
+        "fused_demo_scenes",
+        "fused_singles",
+        "fused_held_out",
+        "small_video",
+        "stereo_scenes",
+        "tiny_runs",
+    }
+)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -21,6 +37,12 @@ SMALL_OVERRIDES = (
     "collect.orbit.views=10",
     "collect.scene.objects_per_scene=[1, 2]",
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SIMULATED_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.simulated)
 
 
 def small_config(*extra: str) -> CollectConfig:

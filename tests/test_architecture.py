@@ -18,8 +18,7 @@ The arrows, in words ("A <- B" means B may import A):
 - nothing imports donkit: it is the command line, on top of everything; only benchmarks/ and
   tests/ (entry points too, not scanned here) may use it.
 
-`ALLOWED_IMPORTS` below is the full table. Packages that do not exist yet are simply absent from
-the graph; the rules are written for the final set.
+`ALLOWED_IMPORTS` below is the full table; docs/architecture.md draws it.
 """
 
 import ast
@@ -34,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Every other package each package may import. "*" means any package.
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
-    # Cameras, transforms, errors: the base everything stands on.
+    # Cameras, transforms, reprojection, sampling: maths only, the base everything stands on.
     "geometry": frozenset(),
-    # On-disk layouts (scenes, images, videos) describe geometric things.
+    # On-disk formats (scenes, images, videos) and the error type every reader raises.
     "formats": frozenset({"geometry"}),
     # Running work over scenes (workers, resuming) reads and writes formats.
     "jobs": frozenset({"formats", "geometry"}),

@@ -5,10 +5,9 @@ Each field is documented once, by the string under it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from formats import DonkitError
+from formats.checks import at_least, not_negative, positive, within
 
 
 @dataclass(frozen=True)
@@ -29,25 +28,11 @@ class LucasKanadeConfig:
     epsilon_px: float = 0.01
     """LK stops earlier at a level once an iteration moves the point less than this, pixels."""
 
-    def validate(self, where: str) -> None:
-        if self.window_px < 3:
-            raise DonkitError(f"{where}.window_px must be at least 3; got {self.window_px}")
-        if not 0 <= self.pyramid_levels <= 10:
-            raise DonkitError(
-                f"{where}.pyramid_levels must lie in [0, 10]; got {self.pyramid_levels}"
-            )
-        if not (math.isfinite(self.fb_threshold_px) and self.fb_threshold_px > 0):
-            raise DonkitError(
-                f"{where}.fb_threshold_px must be a positive number; got {self.fb_threshold_px}"
-            )
-        if self.max_iterations < 1:
-            raise DonkitError(
-                f"{where}.max_iterations must be at least 1; got {self.max_iterations}"
-            )
-        if not (math.isfinite(self.epsilon_px) and self.epsilon_px > 0):
-            raise DonkitError(
-                f"{where}.epsilon_px must be a positive number; got {self.epsilon_px}"
-            )
+    def __post_init__(self) -> None:
+        at_least(self, 3, "window_px")
+        within(self, 0, 10, "pyramid_levels")
+        positive(self, "fb_threshold_px", "epsilon_px")
+        at_least(self, 1, "max_iterations")
 
 
 @dataclass(frozen=True)
@@ -75,11 +60,7 @@ class TrackConfig:
     lk: LucasKanadeConfig = field(default_factory=LucasKanadeConfig)
     """The Lucas-Kanade baseline (`--method lk`)."""
 
-    def validate(self, where: str) -> None:
-        if self.window_px < 0 or self.expectation_radius_px < 0:
-            raise DonkitError(f"{where}: window_px and expectation_radius_px must be >= 0")
-        if self.expectation_temperature <= 0:
-            raise DonkitError(f"{where}.expectation_temperature must be positive")
-        for name in ("calibration_pairs", "calibration_points", "query_stride"):
-            if getattr(self, name) < 1:
-                raise DonkitError(f"{where}.{name} must be at least 1")
+    def __post_init__(self) -> None:
+        not_negative(self, "window_px", "expectation_radius_px")
+        positive(self, "expectation_temperature")
+        at_least(self, 1, "calibration_pairs", "calibration_points", "query_stride")

@@ -160,7 +160,16 @@ def load_or_calibrate(
     this checkpoint and config, otherwise made now (on `data`, or the run's training data) and
     written there."""
     path = Path(run) / CALIBRATION_FILE
-    data = Path(data) if data is not None else Path(state["sources"]["data"])
+    if data is None:
+        recorded = (state.get("sources") or {}).get("data")
+        if not recorded:
+            raise DonkitError(
+                f"{run} does not record the data it was trained on, which calibrates the "
+                "visibility threshold; pass fused scenes with --calibration-data DIR, or a "
+                "threshold with --threshold"
+            )
+        data = recorded
+    data = Path(data)
     wanted = {
         "format": CALIBRATION_FORMAT,
         "step": int(state["step"]),

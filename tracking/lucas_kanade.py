@@ -38,7 +38,6 @@ def track_lucas_kanade(
     Where a point is not visible, xy is its last trusted position.
     """
     config = config or LucasKanadeConfig()
-    config.validate("LucasKanadeConfig")
     if video.dtype != np.uint8 or video.ndim != 4 or video.shape[3] != 3 or len(video) == 0:
         raise ValueError(f"videos are (T, H, W, 3) uint8, T >= 1; got {video.dtype} {video.shape}")
     frames, height, width, _ = video.shape

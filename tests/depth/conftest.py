@@ -9,6 +9,7 @@ import pytest
 from collect import collect
 from depth.config import DepthConfig
 from depth.train import train_depth
+from learn.config import LoopConfig
 from tests.conftest import small_config
 
 BASELINE_M = 0.06
@@ -19,19 +20,26 @@ TINY = {
     "height": 72,
     "decoder_channels": (4, 8, 16, 32, 64),
     "batch_size": 2,
-    "log_every": 1,
-    "last_every": 2,
-    "loader_workers": 0,
-    "device": "cpu",
 }
-TINY_OVERRIDES = tuple(
-    f"depth.{key}={list(value) if isinstance(value, tuple) else value}"
-    for key, value in TINY.items()
+TINY_LOOP = {"log_every": 1, "last_every": 2, "loader_workers": 0, "device": "cpu"}
+TINY_OVERRIDES = (
+    *(
+        f"depth.{key}={list(value) if isinstance(value, tuple) else value}"
+        for key, value in TINY.items()
+    ),
+    *(f"depth.loop.{key}={value}" for key, value in TINY_LOOP.items()),
 )
+_LOOP_FIELDS = {f.name for f in dataclasses.fields(LoopConfig)}
 
 
 def tiny_config(**changes) -> DepthConfig:
-    return dataclasses.replace(DepthConfig(), **{**TINY, **changes})
+    """The tiny network's config with `changes`, of the depth section or of its loop."""
+    loop = {key: value for key, value in changes.items() if key in _LOOP_FIELDS}
+    rest = {key: value for key, value in changes.items() if key not in _LOOP_FIELDS}
+    base = DepthConfig()
+    return dataclasses.replace(
+        base, **{**TINY, **rest}, loop=dataclasses.replace(base.loop, **{**TINY_LOOP, **loop})
+    )
 
 
 @pytest.fixture(scope="session")

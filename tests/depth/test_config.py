@@ -21,16 +21,23 @@ def test_the_defaults_are_the_demo_recipe():
     [
         ("depth.width=32", "depth: width and height must lie in [64, 4096] pixels"),
         ("depth.max_depth_m=0.05", "need 0 < min_depth_m < max_depth_m"),
-        ("depth.silog_lambda=1.5", "depth.silog_lambda must lie in [0, 1]"),
+        ("depth.silog_lambda=1.5", "depth.silog_lambda must lie in [0.0, 1.0]; got 1.5"),
         ("depth.scales=5", "depth.scales must lie in [1, 4]"),
         ("depth.sources=0", "depth.sources must be at least 1; got 0"),
         ("depth.mode=mono", "depth.mode must be one of 'self_supervised', 'stereo', 'supervised'"),
         ("depth.initial_depth_m=3.0", "depth.initial_depth_m must lie strictly within"),
-        ("depth.overlap_depth_m=5.0", "depth.overlap_depth_m must lie within [min_depth_m"),
-        ("depth.decay_factor=0", "depth.decay_factor must lie in (0, 1]"),
+        (
+            "depth.overlap_depth_m=5.0",
+            "depth.overlap_depth_m must lie within [min_depth_m, max_depth_m] = [0.1, 2.0]; "
+            "got 5.0",
+        ),
+        ("depth.loop.decay_factor=0", "depth.loop.decay_factor must lie in (0, 1]; got 0.0"),
         ("depth.smoothness_weight=-1", "depth.smoothness_weight must not be negative"),
-        ("depth.pose_source=network", "set depth.source_choice=adjacent"),
-        ("collect.camera.stereo_baseline_m=-0.1", "stereo_baseline_m must lie in [0, 1] metres"),
+        ("depth.pose_source=network", "depth: pose_source 'network' is for sequences without"),
+        (
+            "collect.camera.stereo_baseline_m=-0.1",
+            "collect.camera.stereo_baseline_m must lie in [0.0, 1.0]; got -0.1",
+        ),
     ],
 )
 def test_wrong_values_are_refused(assignment, message):

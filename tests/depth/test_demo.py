@@ -25,6 +25,6 @@ def test_the_demo_trains_evaluates_and_skips_when_run_again(small_dataset, tmp_p
     assert again == metrics and (out / "depth" / "log.jsonl").read_text() == log
     assert "is trained (2 steps)" in capsys.readouterr().out
     # More steps asked for: the run continues where it stopped, and is evaluated again.
-    longer = dataclasses.replace(config, depth=dataclasses.replace(config.depth, steps=3))
+    longer = dataclasses.replace(config, depth=tiny_config(steps=3, mode="supervised"))
     third = run_demo_depth(longer, data, held_out, out / "depth", show_progress=False)
     assert third["step"] == 3 and "steps 2-3" in capsys.readouterr().out

@@ -2,6 +2,10 @@
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -58,7 +62,7 @@ def test_resume_continues_with_the_runs_own_config(small_dataset, tmp_path, caps
                  "--device", "cpu"]) == 0  # fmt: skip
     assert main(["depth", "train", "--resume", str(run), "--steps", "3", "--device", "cpu"]) == 0
     assert "steps 2-3" in capsys.readouterr().out
-    assert load_config(run / "config.yaml").depth.steps == 3
+    assert load_config(run / "config.yaml").depth.loop.steps == 3
     assert load_config(run / "config.yaml").depth.width == 96
 
 
@@ -103,3 +107,23 @@ def test_an_existing_run_is_not_trained_over(tiny_runs, small_dataset, capsys):
     assert "already holds a training run; continue it with `donkit depth train --resume" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.slow
+def test_ctrl_c_names_the_command_that_continues_the_run(small_dataset, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "donkit.cli", "depth", "train", "--data",
+        str(small_dataset / "scene_0000"), "--out", str(run), "--steps", "100000",
+        *sets(), "--device", "cpu",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "log.jsonl").is_file() or not (run / "log.jsonl").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"interrupted; continue with `donkit depth train --resume {run}`" in error
+    assert "run the same command again" not in error

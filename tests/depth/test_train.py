@@ -15,7 +15,7 @@ from depth.checkpoint import build_depth_network, depth_spec, load_depth_network
 from depth.data import DepthSamples, collate
 from depth.network import PoseNet
 from depth.objective import batch_loss
-from depth.train import learning_rate_factor, start_at_depth, train_depth
+from depth.train import start_at_depth, train_depth
 from donkit.cli import main
 from donkit.config import load_config
 from learn.checkpoints import load_checkpoint
@@ -101,12 +101,12 @@ def test_stereo_training_uses_the_left_right_consistency(stereo_scenes, tmp_path
 def test_resumed_run_equals_an_uninterrupted_one(small_dataset, tmp_path):
     # The step schedule, halving at step 2: the cosine one would fall over 2 steps, then 4.
     data = str(small_dataset / "scene_0000")
-    schedule = ("depth.schedule=step", "depth.decay_every=2")
+    schedule = ("depth.loop.schedule=step", "depth.loop.decay_every=2")
     whole, halves = tmp_path / "whole", tmp_path / "halves"
     assert train("--data", data, "--out", str(whole), "--steps", "4", overrides=schedule) == 0
     # The first half draws its samples in a loader worker, the second in the training process.
     assert train("--data", data, "--out", str(halves), "--steps", "2",
-                 overrides=(*schedule, "depth.loader_workers=1")) == 0  # fmt: skip
+                 overrides=(*schedule, "depth.loop.loader_workers=1")) == 0  # fmt: skip
     assert load_checkpoint(halves)["step"] == 2
     assert main(["depth", "train", "--resume", str(halves), "--steps", "4"]) == 0
     expected, got = losses(whole), losses(halves)
@@ -128,7 +128,11 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(
     # Adam moves every weight by about the learning rate: 1e30 overflows the activations of the
     # second step, and batch normalization turns them into NaN.
     run = tmp_path / "run"
-    overrides = ("depth.learning_rate=1e30", "depth.last_every=1", "depth.clip_grad_norm=0")
+    overrides = (
+        "depth.loop.learning_rate=1e30",
+        "depth.loop.last_every=1",
+        "depth.loop.clip_grad_norm=0",
+    )
     assert train("--data", str(small_dataset / "scene_0000"), "--out", str(run), "--steps",
                  "5", overrides=overrides) == 1  # fmt: skip
     error = capsys.readouterr().err
@@ -139,7 +143,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(
 
 def test_the_run_folder_holds_what_evaluate_and_predict_need(small_dataset, tmp_path):
     run = tmp_path / "run"
-    overrides = ("depth.max_depth_m=1.5", "depth.image_every=1")
+    overrides = ("depth.max_depth_m=1.5", "depth.loop.image_every=1")
     assert train("--data", str(small_dataset / "scene_0000"), "--out", str(run), "--steps",
                  "2", overrides=overrides) == 0  # fmt: skip
     network, state = load_depth_network(run)
@@ -181,15 +185,6 @@ def test_the_pose_network_is_trained_and_saved_with_the_depth_network(small_data
     assert trained.keys() == initial.keys()
     changed = [name for name in initial if not torch.equal(initial[name], trained[name])]
     assert "head.6.weight" in changed  # its last layer, which only the photometric loss moves
-
-
-@pytest.mark.parametrize(
-    ("schedule", "expected"),
-    [("constant", [1.0, 1.0, 1.0]), ("step", [1.0, 0.5, 0.25]), ("cosine", [1.0, 0.5, 0.0])],
-)
-def test_learning_rate_schedules(schedule, expected):
-    config = tiny_config(schedule=schedule, steps=8, decay_every=4, decay_factor=0.5)
-    assert [learning_rate_factor(config, step) for step in (0, 4, 8)] == pytest.approx(expected)
 
 
 @pytest.mark.slow

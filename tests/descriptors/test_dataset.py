@@ -7,9 +7,10 @@ import pytest
 
 from descriptors.config import CorrespondConfig
 from descriptors.correspondence import CROSS_OBJECT, MASKED
-from descriptors.dataset import INDEX, PAIRS_DIR, dataset_identity, read_pair, write_dataset
+from descriptors.dataset import dataset_identity, write_dataset
 from descriptors.truth import check_dataset
 from formats import DonkitError
+from formats.correspondences import INDEX, PAIRS_DIR, read_pair
 from formats.images import read_rgb
 from formats.plain import read_yaml, write_yaml
 from formats.scenes import METADATA, RENDERED_DIR, find_scenes

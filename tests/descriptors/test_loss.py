@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from descriptors.config import LossConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
-from descriptors.loss import LossWeights, Samples, contrastive_loss, hard_negative_term
+from descriptors.loss import Samples, contrastive_loss, hard_negative_term
 
 
 def tensor(*rows):
@@ -45,7 +46,7 @@ def test_each_term_by_hand():
         nonmatch_uv_b=tensor([0, 1], [0, 0], [1, 1], [0, 1], [0, 1], [0, 0]),
         nonmatch_kind=tensor(MASKED, MASKED, BACKGROUND, BLIND, BLIND, CROSS_OBJECT),
     )
-    weights = LossWeights(
+    weights = LossConfig(
         margin=0.5, background_margin=2.0, blind_weight=0.5, cross_object_weight=2.0
     )
     total, log = contrastive_loss(a, b, samples, weights)
@@ -74,7 +75,7 @@ def test_gradients_flow_and_empty_terms_are_zero():
         nonmatch_pair=none, nonmatch_uv_a=none.view(0, 2), nonmatch_uv_b=none.view(0, 2),
         nonmatch_kind=none,
     )  # fmt: skip
-    total, log = contrastive_loss(a, b, samples, LossWeights())
+    total, log = contrastive_loss(a, b, samples, LossConfig())
     total.backward()
     # d/da of ||a - b||^2 at a(0,0) = 2 (a - b) = (0, -0.6).
     torch.testing.assert_close(a.grad[0, :, 0, 0], torch.tensor([0.0, -0.6]))

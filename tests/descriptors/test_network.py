@@ -100,6 +100,7 @@ def test_checkpoints_from_before_the_stride_option_load_as_stride_8(tmp_path):
     spec = network_spec(network)
     assert spec["finest_stride"] == 8
     del spec["finest_stride"]
-    save_checkpoint(tmp_path / "old.pt", {"model": network.state_dict(), "network": spec})
+    state = {"model": network.state_dict(), "network": spec, "step": 250}
+    save_checkpoint(tmp_path / "old.pt", state)
     loaded, _ = load_network(tmp_path / "old.pt")
     assert loaded.finest_stride == 8 and loaded.lateral_4 is None

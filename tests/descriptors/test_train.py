@@ -18,8 +18,8 @@ from learn.checkpoints import load_checkpoint
 QUICK = (
     "train.pairs_per_step=1",
     "train.width=32",
-    "train.log_every=1",
-    "train.last_every=2",
+    "train.loop.log_every=1",
+    "train.loop.last_every=2",
     "correspond.attempts=2000",
     "correspond.matches=200",
     "correspond.nonmatches_per_match=20",
@@ -41,11 +41,15 @@ def test_resumed_run_equals_an_uninterrupted_one(fused_singles, tmp_path):
     assert train("--data", str(fused_singles), "--out", str(whole), "--steps", "4") == 0
     # The halves' first part draws its pairs in the training process, not in a loader worker:
     # the samples must not depend on who makes them.
-    overrides = (*QUICK, "train.loader_workers=0")
+    overrides = (*QUICK, "train.loop.loader_workers=0")
     assert train("--data", str(fused_singles), "--out", str(halves), "--steps", "2",
                  overrides=overrides) == 0  # fmt: skip
     assert load_checkpoint(halves)["step"] == 2
+    # What a kill while writing a checkpoint leaves behind; the resumed run removes it.
+    stale = halves / "checkpoints" / ".step_000004.pt.k1ll3d_x.tmp"
+    stale.write_bytes(b"half a checkpoint")
     assert train("--resume", str(halves), "--steps", "4", overrides=()) == 0
+    assert not stale.exists()
     expected, got = losses(whole), losses(halves)
     assert sorted(got) == [1, 2, 3, 4]
     for step in (1, 2, 3, 4):
@@ -63,8 +67,9 @@ def test_a_run_folder_holds_what_architecture_md_lists(fused_singles, tmp_path):
     assert network.descriptor_dim == 16 and not network.training
     assert state["network"]["image_mean"] == [0.485, 0.456, 0.406]
     assert {"model", "optimizer", "scheduler", "step", "rng", "config"} <= set(state)
+    assert state["kind"] == "descriptors"
     config = load_config(run / "config.yaml")
-    assert config.train.width == 32 and config.train.steps == 2
+    assert config.train.width == 32 and config.train.loop.steps == 2
     assert list((run / "tb").glob("events.out.tfevents.*"))
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["steps"] == 2 and summary["losses"]["total"] > 0
@@ -76,7 +81,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(
     # Adam moves every weight by about the learning rate: 1e30 overflows the activations of the
     # second step to infinity, and batch normalization turns them into NaN.
     run = tmp_path / "run"
-    overrides = (*QUICK, "train.learning_rate=1e30", "train.last_every=1")
+    overrides = (*QUICK, "train.loop.learning_rate=1e30", "train.loop.last_every=1")
     assert train("--data", str(fused_singles), "--out", str(run), "--steps", "5",
                  overrides=overrides) == 1  # fmt: skip
     error = capsys.readouterr().err
@@ -100,7 +105,9 @@ def test_mistakes_are_explained(fused_singles, small_dataset, tmp_path, capsys):
 
 def test_two_processes_under_torchrun_keep_identical_parameters(fused_singles, tmp_path):
     run = tmp_path / "ddp"
-    sets = [item for override in (*QUICK, "train.loader_workers=0") for item in ("--set", override)]
+    sets = [
+        item for override in (*QUICK, "train.loop.loader_workers=0") for item in ("--set", override)
+    ]
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "donkit.cli", "train", "--data", str(fused_singles), "--out", str(run),
@@ -135,7 +142,7 @@ def test_the_same_config_trains_the_same_model_with_two_threads(fused_demo_scene
     runs = [tmp_path / "first", tmp_path / "second"]
     for run in runs:
         assert train("--data", str(fused_demo_scenes), "--out", str(run), "--steps", "8",
-                     overrides=("train.log_every=1",)) == 0  # fmt: skip
+                     overrides=("train.loop.log_every=1",)) == 0  # fmt: skip
     first, second = (losses(run) for run in runs)
     assert len(first) == 8 and first == second
     assert not torch.are_deterministic_algorithms_enabled()  # the setting is put back

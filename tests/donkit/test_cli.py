@@ -124,7 +124,8 @@ def assert_user_error(result: Result, command: str, message: str) -> None:
         (
             "correspond help",
             [
-                *["DATA", "--out", "--pairs", "--matches", "--nonmatches", "--workers", "--show"],
+                *["DATA", "--out", "--pairs", "--matches", "--saved-nonmatches", "--workers"],
+                "--show",
                 *["index.yaml", "nonmatch_kind", "same_object", "different_object"],
             ],
         ),
@@ -261,3 +262,10 @@ def test_read_only_output_folder(tmp_path):
     finally:
         locked.chmod(0o700)
     assert_user_error(result, "collect", f"cannot write to the output directory {locked}")
+
+
+def test_the_command_line_starts_without_torch():
+    """`donkit --help` and the data commands answer in a fraction of a second: the command line
+    imports torch only in the commands that run a network."""
+    probe = "import sys, donkit.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], timeout=60).returncode == 0

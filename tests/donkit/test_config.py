@@ -249,25 +249,53 @@ def test_wrong_type_is_reported(assignment, message):
     [
         (
             "collect.scene.objects_per_scene=[3, 1]",
-            "collect.scene.objects_per_scene must satisfy 1 <= fewest <= most",
+            "collect.scene.objects_per_scene must satisfy 1 <= fewest <= most; got [3, 1]",
         ),
-        ("collect.scene.objects_per_scene=[0, 2]", "objects_per_scene must satisfy 1 <= fewest"),
+        (
+            "collect.scene.objects_per_scene=[0, 2]",
+            "objects_per_scene must satisfy 1 <= fewest <= most; got [0, 2]",
+        ),
         (
             "collect.scene.objects_per_scene=[1, 9]",
-            "collect.scene.objects_per_scene allows up to 9 objects in a scene, but "
-            "collect.scene.objects lists 7",
+            "collect.scene.objects_per_scene allows up to 9 objects in a scene, but objects "
+            "lists 7",
         ),
-        ("collect.scene.single_object_share=1.5", "single_object_share must lie in [0, 1]"),
+        (
+            "collect.scene.single_object_share=1.5",
+            "collect.scene.single_object_share must lie in [0.0, 1.0]; got 1.5",
+        ),
         ("collect.scenes=0", "collect.scenes must be at least 1; got 0"),
         ("collect.orbit.views=0", "collect.orbit.views must be at least 1; got 0"),
-        ("collect.orbit.radius_m=[0.5, 0.3]", "radius_m: the first value must not exceed"),
-        ("collect.orbit.roll_deg=[5, -5]", "roll_deg: the first value must not exceed the second"),
-        ("collect.orbit.radius_m=[0, 0.3]", "collect.orbit.radius_m must be positive"),
-        ("collect.orbit.elevation_deg=[30, 95]", "elevation_deg must lie within [-10, 89]"),
-        ("collect.orbit.candidates_per_view=0.5", "candidates_per_view must be at least 1"),
-        ("collect.camera.width=8", "collect.camera: images must be at least 16x16 pixels"),
-        ("collect.camera.fov_y_deg=170", "fov_y_deg must lie in [5, 150]; got 170.0"),
-        ("collect.camera.near_m=0.5", "need 0 < near_m < min_depth_m < max_depth_m < far_m"),
+        (
+            "collect.orbit.radius_m=[0.5, 0.3]",
+            "collect.orbit.radius_m must be [low, high] with low <= high; got [0.5, 0.3]",
+        ),
+        (
+            "collect.orbit.roll_deg=[5, -5]",
+            "collect.orbit.roll_deg must be [low, high] with low <= high; got [5.0, -5.0]",
+        ),
+        ("collect.orbit.radius_m=[0, 0.3]", "collect.orbit.radius_m must be positive; got [0.0"),
+        (
+            "collect.orbit.elevation_deg=[30, 95]",
+            "collect.orbit.elevation_deg must lie within [-10, 89]; got [30.0, 95.0]",
+        ),
+        (
+            "collect.orbit.candidates_per_view=0.5",
+            "collect.orbit.candidates_per_view must be at least 1.0; got 0.5",
+        ),
+        ("collect.camera.width=8", "collect.camera.width must be at least 16; got 8"),
+        ("collect.camera.fov_y_deg=170", "fov_y_deg must lie in [5.0, 150.0]; got 170.0"),
+        (
+            "collect.camera.near_m=0.5",
+            "collect.camera: need 0 < near_m < min_depth_m < max_depth_m < far_m; got 0.5, 0.1, "
+            "2.0, 3.0",
+        ),
+        ("correspond.pairs=0", "correspond.pairs must be at least 1; got 0"),
+        ("train.loop.steps=0", "train.loop.steps must be at least 1; got 0"),
+        ("train.loss.margin=-1", "train.loss.margin must be positive; got -1.0"),
+        ("track.lk.window_px=1", "track.lk.window_px must be at least 3; got 1"),
+        ("evaluate.matches=0", "evaluate.matches must be at least 1; got 0"),
+        ("depth.loop.learning_rate=0", "depth.loop.learning_rate must be positive; got 0.0"),
     ],
 )
 def test_invalid_value_is_reported(assignment, message):
@@ -487,3 +515,35 @@ def valid_configs(draw) -> DonkitConfig:
 @given(valid_configs())
 def test_commented_yaml_round_trip_of_valid_configs(config):
     assert from_dict(DonkitConfig, yaml.safe_load(commented_yaml(config)), where="") == config
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "message"),
+    [
+        (lambda c: c.collect.camera, {"width": 8}, "CameraConfig.width must be at least 16; got 8"),
+        (lambda c: c.fuse, {"voxel_m": 0.0}, "FuseConfig.voxel_m must be positive; got 0.0"),
+        (lambda c: c.correspond, {"matches": 0}, "CorrespondConfig.matches must be at least 1"),
+        (lambda c: c.train, {"width": 0}, "TrainConfig.width must be at least 1; got 0"),
+        (lambda c: c.train.loss, {"margin": 0.0}, "LossConfig.margin must be positive; got 0.0"),
+        (lambda c: c.video, {"frames": 1}, "VideoConfig.frames must be at least 2; got 1"),
+        (lambda c: c.track, {"query_stride": 0}, "TrackConfig.query_stride must be at least 1"),
+        (lambda c: c.depth, {"scales": 9}, "DepthConfig.scales must lie in [1, 4]; got 9"),
+        (lambda c: c.evaluate, {"pairs": -2}, "EvaluateConfig.pairs must be at least 1; got -2"),
+    ],
+)
+def test_a_section_made_in_code_checks_itself(section, changes, message):
+    """dataclasses.replace runs the same checks as the YAML loader, and names the value."""
+    with pytest.raises(DonkitError, match=re.escape(message)):
+        dataclasses.replace(section(DEFAULTS), **changes)
+
+
+def test_keys_of_earlier_versions_are_read_where_they_live_now(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("train:\n  steps: 7\n  margin: 0.3\ndemo:\n  eval_pairs: 9\n")
+    config = load_config(path, ["depth.learning_rate=0.01", "train.loop.last_every=3"])
+    assert (config.train.loop.steps, config.train.loss.margin) == (7, 0.3)
+    assert config.evaluate.pairs == 9 and config.depth.loop.learning_rate == 0.01
+    assert config.train.loop.last_every == 3
+    path.write_text("train:\n  steps: 7\n  loop:\n    steps: 8\n")
+    with pytest.raises(DonkitError, match=r"sets both train\.steps and its new name"):
+        load_config(path)

@@ -84,7 +84,7 @@ def test_what_a_stage_prints_itself_comes_out_whole(tmp_path, capsys):
 def test_config_digest_follows_every_value():
     base = load_config(None, [])
     assert config_digest(base) == config_digest(load_config(None, []))
-    assert config_digest(base) != config_digest(load_config(None, ["depth.steps=361"]))
+    assert config_digest(base) != config_digest(load_config(None, ["depth.loop.steps=361"]))
 
 
 # --- the whole demo, tiny ----------------------------------------------------------------
@@ -96,15 +96,15 @@ TINY_DEMO = (
     "collect.orbit.views=6",
     "collect.scene.objects_per_scene=[1, 2]",
     "demo.test_scenes=1",
-    "demo.eval_pairs=4",
-    "demo.eval_matches=20",
+    "evaluate.pairs=4",
+    "evaluate.matches=20",
     "correspond.pairs=16",
-    "train.steps=4",
-    "train.last_every=2",
+    "train.loop.steps=4",
+    "train.loop.last_every=2",
     "train.validation_pairs=2",
     "track.calibration_pairs=4",
     "track.calibration_points=40",
-    "depth.steps=2",
+    "depth.loop.steps=2",
     "depth.batch_size=2",
     *SMALL_VIDEO,
 )

@@ -37,7 +37,7 @@ def write_truth(root, objects=None, table=None):
     table = table or {"height_m": 0.75, "size_m": [1.2, 0.8], "centre_m": [0.5, 0.0]}
     write_yaml(
         root / "ground_truth" / "scene.yaml",
-        {"objects": objects, "table": table, "robot": {"joint_positions": [[0.1, 0.2]]}},
+        {"objects": objects, "table": table, "robot": {"joint_positions": {0: [0.1, 0.2]}}},
     )
 
 
@@ -52,7 +52,8 @@ def test_reads_objects_table_and_joints(tmp_path):
     np.testing.assert_allclose(pebble.scale, [1.0, 1.0, 1.0])  # absent: the canonical size
     assert [obj.name for obj in truth.main_objects()] == ["tri_1"]
     assert truth.table.height_m == 0.75 and truth.table.size_m == (1.2, 0.8)
-    np.testing.assert_allclose(truth.joint_positions, [[0.1, 0.2]])
+    assert list(truth.joint_positions) == [0]
+    np.testing.assert_allclose(truth.joint_positions[0], [0.1, 0.2])
     # A quarter turn about z then (1, 2, 3): (0.1, 0, 0) -> (1, 2.1, 3), (0, 0.2, 0) -> (0.8, 2, 3).
     vertices, faces = first.vertices_world()
     np.testing.assert_allclose(vertices, [[1, 2, 3], [1, 2.1, 3], [0.8, 2, 3]], atol=1e-12)

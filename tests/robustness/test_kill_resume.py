@@ -36,8 +36,8 @@ import pytest
 import torch
 import yaml
 
-from descriptors.dataset import read_pair
 from donkit.config import load_config
+from formats.correspondences import read_pair
 from formats.images import read_depth, read_labels, read_rgb
 from formats.plain import read_yaml
 from formats.scenes import find_scenes, load_scene
@@ -74,9 +74,9 @@ TRAIN = [
     "--device", "cpu", "--steps", str(TRAIN_STEPS), *SAMPLING,
     "--set", "train.pairs_per_step=1",
     "--set", "train.width=32",
-    "--set", "train.log_every=1",
-    "--set", "train.last_every=2",
-    "--set", "train.loader_workers=0",
+    "--set", "train.loop.log_every=1",
+    "--set", "train.loop.last_every=2",
+    "--set", "train.loop.loader_workers=0",
 ]  # fmt: skip
 
 # Keys of YAML files that hold wall times or absolute paths (see the module docstring).
@@ -347,7 +347,7 @@ def test_killed_then_rerun_gives_the_uninterrupted_outputs(references, stage, tm
             raise AssertionError(f"{where}: {error}") from None
         if stage == "train":
             assert list((folder / "out" / "tb").glob("events.out.tfevents.*")), where
-            assert load_config(folder / "out" / "config.yaml").train.steps == TRAIN_STEPS
+            assert load_config(folder / "out" / "config.yaml").train.loop.steps == TRAIN_STEPS
         shutil.rmtree(folder)
 
 

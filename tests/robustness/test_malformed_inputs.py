@@ -29,13 +29,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from descriptors.dataset import npz_bytes, read_pair
 from descriptors.network import DescriptorNet, load_network, network_spec
 from donkit.cli import main
 from donkit.config import DonkitConfig, load_config
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
+from formats.correspondences import read_pair
 from formats.images import read_depth, read_labels, read_rgb
+from formats.npz import npz_bytes
 from formats.plain import write_yaml
 from formats.scenes import CAMERA_INFO, POSE_DATA, load_scene
 from formats.tapvid import TapVidVideo, read_tapvid

@@ -33,8 +33,8 @@ def test_evaluate_writes_both_methods_and_reproducible_metrics(
 ):
     out = tmp_path / "track"
     small = ["--set", "track.calibration_pairs=4", "--set", "track.calibration_points=50"]
-    assert main(["track", str(tiny_run), "--evaluate", str(small_video), "--out", str(out),
-                 "--device", "cpu", *small]) == 0  # fmt: skip
+    assert main(["track", str(tiny_run), "--video", str(small_video), "--evaluate", "--out",
+                 str(out), "--device", "cpu", *small]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "average Jaccard donkit" in printed
     metrics = json.loads((out / "metrics.json").read_text())
@@ -77,7 +77,10 @@ def test_track_a_video_file_with_lucas_kanade(small_video: Path, tmp_path: Path,
         (["--out", "x"], "give --video V to track"),
         (["--video", "v.mp4", "--out", "x"], "needs a trained RUN folder"),
         (["--method", "lk", "--video", "missing.mp4", "--out", "x"], "does not exist"),
-        (["--method", "lk", "--evaluate", "a.npz", "--video", "v", "--out", "x"], "leave out"),
+        (["--video", "a.npz", "--evaluate", "--points", "1,2", "--out", "x"], "leave out --points"),
+        (["--method", "lk", "--video", "a.npz", "b.npz", "--out", "x"], "give one --video"),
+        (["--video", "a.npz", "--evaluate", "--out", "x"], "needs a trained RUN folder"),
+        (["run", "--video", "a.npz", "--config", "c.yaml", "--out", "x"], "leave out --config"),
     ],
 )
 def test_mistakes_are_one_line_errors(arguments, message, tmp_path, capsys, monkeypatch):

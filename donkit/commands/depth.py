@@ -1,29 +1,30 @@
-"""`donkit depth train|evaluate|predict`: depth from one RGB image.
-
-Parses arguments, loads the typed config and calls the depth package; it holds no algorithm.
-User mistakes are DonkitErrors, which donkit.cli.main prints as one line.
-"""
+"""`donkit depth train|evaluate|predict`: depth from one RGB image."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import textwrap
 from pathlib import Path
 
-from donkit.config import load_config
-from donkit.options import add_config_options, add_run_folder_options
+from donkit.options import (
+    add_config_options,
+    add_device_option,
+    add_run_folder_options,
+    resume_hint,
+    set_from_options,
+    training_request,
+)
 from donkit.summaries import depth_lines
-from formats import DonkitError
 
-_DEVICES = ["auto", "cpu", "cuda"]
+NAME = "depth"
+TRAIN_COMMAND = "donkit depth train"
 
 
-def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
-    """Register `donkit depth` and its subcommands train, evaluate and predict."""
-    depth = subparsers.add_parser(
-        "depth",
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`donkit depth` and its subcommands train, evaluate and predict."""
+    depth = commands.add_parser(
+        NAME,
         help="depth from one RGB image: train, evaluate, predict",
         description=textwrap.dedent(
             """\
@@ -37,9 +38,9 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = depth.add_subparsers(dest="depth_command", metavar="COMMAND", required=True)
+    subcommands = depth.add_subparsers(dest="depth_command", metavar="COMMAND", required=True)
 
-    train = commands.add_parser(
+    train = subcommands.add_parser(
         "train",
         help="train a depth network on scenes",
         description=textwrap.dedent(
@@ -47,7 +48,8 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
             Train a depth network (the descriptor network's ResNet as encoder, a U-Net decoder
             with sigmoid disparities at four scales) on the scenes at or below DATA, in the way
             depth.mode says. Writes RUN/config.yaml, RUN/log.jsonl (loss terms every
-            depth.log_every steps), RUN/tb (TensorBoard: loss terms, example depth images),
+            depth.loop.log_every
+            steps), RUN/tb (TensorBoard: loss terms, example depth images),
             RUN/checkpoints/step_XXXXXX.pt and last.pt (with the mode, network shape, image
             size and depth range, so evaluate and predict need no config), and
             RUN/train_summary.json. Scale out with torchrun: `torchrun --nproc_per_node N -m
@@ -61,13 +63,11 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
         choices=["self_supervised", "stereo", "supervised"],
         help="training signal (depth.mode; default self_supervised)",
     )
-    add_config_options(train, "depth.steps=2000")
-    train.add_argument("--steps", type=int, metavar="N", help="total steps (depth.steps)")
-    train.add_argument(
-        "--device", choices=_DEVICES, help="where to train (depth.device; auto: cuda if present)"
-    )
+    add_config_options(train, "depth.loop.steps=2000")
+    train.add_argument("--steps", type=int, metavar="N", help="total steps (depth.loop.steps)")
+    add_device_option(train, "depth.loop.device")
 
-    evaluate = commands.add_parser(
+    evaluate = subcommands.add_parser(
         "evaluate",
         help="measure a depth run on held-out scenes, against baselines",
         description=textwrap.dedent(
@@ -96,9 +96,9 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
         metavar="DATA",
         help="training scenes for the constant baseline's depth (default: the run's own)",
     )
-    evaluate.add_argument("--device", choices=_DEVICES, default="auto")
+    add_device_option(evaluate)
 
-    predict = commands.add_parser(
+    predict = subcommands.add_parser(
         "predict",
         help="write the depth a run predicts for a scene or a folder of images",
         description=textwrap.dedent(
@@ -128,66 +128,50 @@ def add_depth_command(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write OUT as a scene (needs a scene as --input) that `donkit fuse` accepts",
     )
-    predict.add_argument("--device", choices=_DEVICES, default="auto")
+    add_device_option(predict)
 
 
-def run_depth(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
     {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.depth_command](args)
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    if args.depth_command == "train":
+        return resume_hint(TRAIN_COMMAND, args)
+    return "run the same command again"
 
 
 def _train(args: argparse.Namespace) -> None:
     from depth.train import train_depth
     from formats.plain import to_plain
-    from formats.runs import RunFolder
-    from learn.checkpoints import load_checkpoint
 
-    overrides = list(args.overrides)
-    if args.steps is not None:
-        overrides.append(f"depth.steps={args.steps}")
-    if args.mode is not None:
-        overrides.append(f"depth.mode={args.mode}")
-    data, out = args.data, args.out
-    if args.resume is not None:
-        if args.config is not None:
-            raise DonkitError("--resume uses the run's own config; leave out --config")
-        if out is not None and out != args.resume:
-            raise DonkitError("--resume RUN writes to RUN; leave out --out")
-        run = RunFolder(args.resume)
-        if not run.last.is_file():
-            raise DonkitError(f"cannot resume: {run.last} does not exist")
-        state = load_checkpoint(run.last)
-        if "depth" not in state:
-            raise DonkitError(f"{args.resume} is not a depth run; resume it with `donkit train`")
-        config = load_config(run.config, overrides)
-        data = data or Path(state["sources"]["data"])
-        out = args.resume
-    else:
-        if data is None or out is None:
-            raise DonkitError("give --data DATA and --out RUN (or --resume RUN)")
-        config = load_config(args.config, overrides)
-    try:
-        summary = train_depth(
-            to_plain(config), config.depth, data, out, resume=args.resume is not None,
-            device_name=args.device,
-        )  # fmt: skip
-    except KeyboardInterrupt:
-        print(f"depth train: continue with `donkit depth train --resume {out}`", file=sys.stderr)
-        raise
+    overrides = set_from_options(args, {"steps": "depth.loop.steps", "mode": "depth.mode"})
+    request = training_request(args, overrides, "depth", TRAIN_COMMAND)
+    summary = train_depth(
+        to_plain(request.config),
+        request.config.depth,
+        request.data,
+        request.out,
+        resume=request.resume,
+        device_name=args.device,
+    )
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"depth train: {summary.line()} -> {out}")
+        print(f"depth train: {summary.line()} -> {request.out}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from depth.evaluate import evaluate_depth
 
-    results = evaluate_depth(args.run, args.data, args.supervised, args.train_data, args.device)
+    results = evaluate_depth(
+        args.run, args.data, args.supervised, args.train_data, args.device or "auto"
+    )
     print("\n".join(depth_lines(results)))
 
 
 def _predict(args: argparse.Namespace) -> None:
     from depth.predict import predict_run
 
-    summary = predict_run(args.run, args.input, args.out, args.as_scene, args.device)
+    summary = predict_run(args.run, args.input, args.out, args.as_scene, args.device or "auto")
     print(f"depth predict: {summary.line()}")
     if args.as_scene:
         print(f"fuse it with: donkit fuse {args.out}")

@@ -1,0 +1,29 @@
+"""One module per `donkit` command: each adds its parser (`add_parser`) and runs it (`run`);
+a training command also says how to continue when it is interrupted (`interrupted`).
+
+A command parses its options, loads the typed config and calls its stage; it holds no
+algorithm. Options that are config keys say so in their help, and the same option means the same
+thing in every command (donkit/options.py defines the shared ones).
+"""
+
+from donkit.commands import (
+    collect,
+    config,
+    correspond,
+    demo,
+    depth,
+    evaluate,
+    fuse,
+    sim_video,
+    track,
+    train,
+    visualize,
+)
+
+COMMANDS = {
+    module.NAME: module
+    for module in (
+        collect, fuse, correspond, train, evaluate, visualize, depth, sim_video, track, config,
+        demo,
+    )
+}  # fmt: skip
