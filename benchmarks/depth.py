@@ -41,7 +41,8 @@ from depth.train import train_depth
 from donkit.config import load_config
 from donkit.table import format_table
 from formats.plain import to_plain
-from learn.checkpoints import load_checkpoint
+from formats.runs import RunFolder
+from learn.checkpoints import trained_steps
 
 GOAL = {"abs_rel": 0.08, "delta_1": 0.93}  # self-supervised with FK poses, metric
 DESCRIPTOR_STEP_S = 458.0 / 600  # the descriptor demo's step on 2 idle cores (RESULTS.md)
@@ -79,7 +80,7 @@ def stereo_scenes(data: Path, out: Path) -> Path:
 def train(name: str, depth: DepthConfig, data: Path, run: Path) -> dict[str, float]:
     """Train (unless done) and return its times, measured in this process."""
     timing = run / "benchmark_timing.json"
-    if timing.is_file() and load_checkpoint(run)["step"] >= depth.loop.steps:
+    if timing.is_file() and trained_steps(RunFolder(run)) >= depth.loop.steps:
         return json.loads(timing.read_text())
     wall, cpu = time.perf_counter(), time.process_time()
     train_depth(to_plain({"depth": depth}), depth, data, run, resume=run.exists())
@@ -124,7 +125,7 @@ def measure_speed(
             depth = dataclasses.replace(on_cpu(DepthConfig()), **MODES[name])
             scenes = find_scenes(stereo_data if depth.mode == "stereo" else data)[0]
             start = TrainingStart(Processes(), torch.device("cpu"), RunFolder(Path(folder)), scenes)
-            trainer = _Trainer({}, depth, start, {}, resume=False, show_progress=False)
+            trainer = _Trainer({}, depth, start, {}, show_progress=False)
             size = depth.batch_size
             batches = [
                 collate([trainer.samples[i * size + j] for j in range(size)]) for i in (0, 1)

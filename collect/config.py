@@ -11,8 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from formats import DonkitError
-from formats.checks import at_least, check, fail, not_negative, ordered, positive, within
+from formats.checks import (
+    SECTION,
+    at_least,
+    check,
+    fail,
+    not_negative,
+    ordered,
+    positive,
+    within,
+)
 from formats.plain import to_plain
+from sim_assets.catalog import get_object_spec
 
 
 @dataclass(frozen=True)
@@ -132,13 +142,12 @@ class SceneConfig:
     """Physics steps for the objects to come to rest before they are frozen in place."""
 
     def __post_init__(self) -> None:
-        from sim_assets import get_object_spec  # sim_assets is heavy; only configs that load pay
 
         for name in self.objects:
             try:
                 get_object_spec(name)
             except DonkitError as error:
-                fail(self, str(error), "objects")
+                fail(self, f": {error}", "objects")
         check(
             self,
             len(set(self.objects)) == len(self.objects),
@@ -155,7 +164,8 @@ class SceneConfig:
         check(
             self,
             high <= len(self.objects),
-            f"allows up to {high} objects in a scene, but objects lists {len(self.objects)}",
+            f"allows up to {high} objects in a scene, but {SECTION}objects lists "
+            f"{len(self.objects)}",
             "objects_per_scene",
         )
         within(self, 0.0, 1.0, "single_object_share")

@@ -17,7 +17,7 @@ from collect.config import CollectConfig
 from collect.scene import SceneReport, collect_scene
 from formats import DonkitError
 from jobs import progress_bar, run_tasks
-from sim_assets import get_object_spec
+from sim_assets.catalog import get_object_spec
 
 
 @dataclass

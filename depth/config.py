@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from formats.checks import at_least, check, not_negative, within
+from formats.checks import SECTION, at_least, check, not_negative, within
 from learn.config import LoopConfig
 
 
@@ -143,5 +143,5 @@ class DepthConfig:
             self,
             not (self.pose_source == "network" and self.source_choice == "nearest_pose"),
             "pose_source 'network' is for sequences without poses, but source_choice "
-            "'nearest_pose' picks sources by their poses; set source_choice=adjacent",
+            f"'nearest_pose' picks sources by their poses; set {SECTION}source_choice=adjacent",
         )

@@ -16,7 +16,7 @@ from depth.evaluate import evaluate_depth, metrics_path
 from depth.train import train_depth
 from formats.plain import to_plain
 from formats.runs import RunFolder
-from learn.checkpoints import load_checkpoint
+from learn.checkpoints import trained_steps
 
 
 def run_demo_depth(
@@ -36,8 +36,7 @@ def run_demo_depth(
     depth = dataclasses.replace(config.depth, mode="self_supervised", pose_source="kinematics")
     whole = dataclasses.replace(config, depth=depth)
     run = RunFolder(Path(out))
-    trained = run.last.is_file() and load_checkpoint(run.last)["step"] >= depth.loop.steps
-    if trained:
+    if trained_steps(run) >= depth.loop.steps:
         print(f"depth train: {run.root} is trained ({depth.loop.steps} steps)")
     else:
         summary = train_depth(
@@ -45,7 +44,7 @@ def run_demo_depth(
             show_progress=show_progress,
         )  # fmt: skip
         print(f"depth train: {summary.line()} -> {run.root}")
-    step = int(load_checkpoint(run.last)["step"])
+    step = trained_steps(run)
     done = metrics_path(run.root)
     if done.is_file():
         metrics = json.loads(done.read_text())

@@ -27,31 +27,19 @@ from depth.objective import batch_loss
 from depth.visual import colourise_depth
 from formats import DonkitError
 from learn.devices import training_processes
-from learn.loop import TrainingRun, TrainingStart, start_training
+from learn.loop import RunSummary, TrainingRun, TrainingStart, start_training
 
 
-@dataclass
-class DepthTrainSummary:
+@dataclass(kw_only=True)
+class DepthTrainSummary(RunSummary):
     """What a depth training run did."""
 
-    run: Path
     mode: str
-    first_step: int  # where this call started (0, or the resumed checkpoint's step)
-    steps: int  # where it stopped
-    seconds: float
     samples_per_second: float
-    data_share: float  # share of step time spent waiting for samples
-    losses: dict[str, float]  # the last logged means
-    ranks: int = 1
-    rank_parameter_spread: float = 0.0  # largest difference of a parameter between processes
 
     def line(self) -> str:
-        text = (
-            f"{self.mode}: steps {self.first_step}-{self.steps} in {self.seconds:.0f} s "
-            f"({self.samples_per_second:.1f} samples/s, {100 * self.data_share:.0f} % waiting "
-            f"for data); loss {self.losses.get('total', math.nan):.4f}"
-        )
-        return text + (f"; {self.ranks} processes" if self.ranks > 1 else "")
+        progress = self.progress_text(self.samples_per_second, "samples")
+        return f"{self.mode}: {progress}{self.ranks_text()}"
 
 
 def start_at_depth(network: DepthNet, config: DepthConfig) -> None:
@@ -96,7 +84,7 @@ def train_depth(
         missing_data_hint=hint,
     )
     with training_processes(start.processes, start.device):
-        trainer = _Trainer(config_plain, config, start, {"data": str(data)}, resume, show_progress)
+        trainer = _Trainer(config_plain, config, start, {"data": str(data)}, show_progress)
         return trainer.run()
 
 
@@ -113,7 +101,6 @@ class _Trainer(TrainingRun):
         config: DepthConfig,
         start: TrainingStart,
         sources: dict[str, str],
-        resume: bool,
         show_progress: bool | None,
     ):
         super().__init__(config.loop, start.run, start.device, start.processes, show_progress)
@@ -132,8 +119,8 @@ class _Trainer(TrainingRun):
         )
         self.pose_model = None if self.pose_net is None else self.distributed(self.pose_net)
         self.set_networks([self.depth_net] + ([self.pose_net] if self.pose_net is not None else []))
-        if resume:
-            self.resume()
+        if start.resume_state is not None:
+            self.resume(start.resume_state)
         count = config.loop.steps * self.processes.world * config.batch_size
         self.samples = DepthSamples(start.scenes, config, count)
 

@@ -38,9 +38,14 @@ def evaluation_pairs(
     """`pairs` pairs drawn with the correspondence config's kind odds, with `matches` matches
     each at most (for different objects: `matches` pixels on A's object)."""
     config = dataclasses.replace(
-        correspond, seed=seed, matches=matches, cross_object_nonmatches=matches,
-        nonmatches_per_match=0, blind_nonmatches=0,
-    )  # fmt: skip
+        correspond,
+        seed=seed,
+        matches=matches,
+        cross_object_nonmatches=matches,
+        nonmatches_per_match=0,
+        saved_nonmatches_per_match=0,
+        blind_nonmatches=0,
+    )
     entries, scenes = catalog(paths), [load_scene(path) for path in paths]
     views: dict[tuple[int, int], View] = {}
     chosen = []

@@ -1,9 +1,9 @@
 """The dense descriptor network: an image in, a D-dimensional descriptor per pixel out.
 
-A ResNet-18/34 backbone, written here with torchvision's parameter names (torchvision cannot be
-installed beside the CPU torch this project uses, and its ImageNet weights then still load from a
-local file), features from strides 8, 16 and 32 merged top-down into stride 8 (FPN-style skips),
-a 1x1 head to D channels, bilinear upsampling to the input size, and optional L2 normalization.
+A ResNet-18/34 backbone (learn.backbones), features from strides 8, 16 and 32 merged top-down
+into stride 8 (FPN-style skips; 4 with finest_stride 4), a 1x1 head to D channels, bilinear
+upsampling to the input size, and optional L2 normalization. A checkpoint records the network's
+shape (`network_spec`), so `load_network` rebuilds it without the config.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ continues with exactly the pairs and state an uninterrupted run would have had.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,36 +26,24 @@ from formats import DonkitError
 from formats.scenes import complete_scenes
 from learn.backbones import load_backbone_weights, normalize_images
 from learn.devices import training_processes
-from learn.loop import TrainingRun, TrainingStart, start_training
+from learn.loop import RunSummary, TrainingRun, TrainingStart, start_training
 
 _VALIDATION_SEED_OFFSET = 7919  # held-out pairs are drawn apart from the training stream
 
 
-@dataclass
-class TrainSummary:
-    """What a training run did."""
+@dataclass(kw_only=True)
+class TrainSummary(RunSummary):
+    """What a descriptor training run did."""
 
-    run: Path
-    first_step: int  # where this call started (0, or the resumed checkpoint's step)
-    steps: int  # where it stopped
-    seconds: float
     pairs_per_second: float
-    data_share: float  # share of step time spent waiting for pairs
-    losses: dict[str, float]  # the last logged means
     validation: list[dict[str, float]] = field(default_factory=list)  # with "step"
-    ranks: int = 1
-    rank_parameter_spread: float = 0.0  # largest difference of a parameter between processes
 
     def line(self) -> str:
-        text = (
-            f"steps {self.first_step}-{self.steps} in {self.seconds:.0f} s "
-            f"({self.pairs_per_second:.1f} pairs/s, {100 * self.data_share:.0f} % waiting for "
-            f"data); loss {self.losses.get('total', math.nan):.4f}"
-        )
+        text = self.progress_text(self.pairs_per_second, "pairs")
         if len(self.validation) >= 2:
             first, last = self.validation[0]["total"], self.validation[-1]["total"]
             text += f"; held-out loss {first:.4f} -> {last:.4f}"
-        return text + (f"; {self.ranks} processes" if self.ranks > 1 else "")
+        return text + self.ranks_text()
 
 
 def build_network(train: TrainConfig) -> DescriptorNet:
@@ -118,9 +105,7 @@ def train_descriptors(
         held_out, _ = complete_scenes(validation_data, "pass fused held-out scenes to --val")
     sources = {"data": str(data), "validation_data": str(validation_data or "")}
     with training_processes(start.processes, start.device):
-        trainer = _Trainer(
-            config_plain, correspond, train, start, held_out, sources, resume, show_progress
-        )
+        trainer = _Trainer(config_plain, correspond, train, start, held_out, sources, show_progress)
         return trainer.run()
 
 
@@ -137,7 +122,6 @@ class _Trainer(TrainingRun):
         start: TrainingStart,
         held_out: list[Path] | None,
         sources: dict[str, str],
-        resume: bool,
         show_progress: bool | None,
     ):
         super().__init__(train.loop, start.run, start.device, start.processes, show_progress)
@@ -148,8 +132,8 @@ class _Trainer(TrainingRun):
         self.set_networks([self.network])
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.mixed_precision)
         self.validation: list[dict[str, float]] = []
-        if resume:
-            self.resume()
+        if start.resume_state is not None:
+            self.resume(start.resume_state)
         count = train.loop.steps * self.processes.world * train.pairs_per_step
         self.pairs = TrainingPairs(start.scenes, correspond, train, count)
         self.held_out = None

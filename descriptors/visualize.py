@@ -77,7 +77,6 @@ def visualize_run(
     html: bool = False,
 ) -> Visualization:
     """Draw run `run`'s descriptors on `pairs` held-out pairs of the fused scenes under `data`."""
-
     network, _ = load_network(run)
     paths, _ = complete_scenes(data, "pass fused held-out scenes (`donkit fuse`) to --data")
     chosen = [

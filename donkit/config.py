@@ -174,8 +174,12 @@ def _section(data: dict[str, Any], keys: list[str], create: bool = False) -> dic
     return node
 
 
-def from_dict(cls: type[T], data: Any, where: str) -> T:
-    """Build dataclass `cls` from a mapping, checking keys and types; `where` names it in errors."""
+def from_dict(cls: type[T], data: Any, where: str, defaults: T | None = None) -> T:
+    """Build dataclass `cls` from a mapping, checking keys and types; `where` names it in errors.
+
+    Keys the mapping leaves out keep their values in `defaults` (the class's defaults when None),
+    and a nested section starts from its parent's default for it: `--set depth.loop.steps=3`
+    keeps the rest of depth's own loop (its learning rate, schedule), not LoopConfig's."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -185,12 +189,16 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
     if unknown:
         raise DonkitError(unknown_key_message(str(unknown[0]), list(fields), where))
     hints = get_type_hints(cls)
-    values = {
-        key: _convert(hints[key], value, f"{where}.{key}" if where else str(key))
-        for key, value in data.items()
-    }
+    defaults = cls() if defaults is None else defaults
+    values = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if dataclasses.is_dataclass(hints[key]):
+            values[key] = from_dict(hints[key], value, path, getattr(defaults, key))
+        else:
+            values[key] = _convert(hints[key], value, path)
     try:
-        return cls(**values)
+        return dataclasses.replace(defaults, **values)
     except ConfigValueError as error:
         raise DonkitError(error.located(where)) from None
 

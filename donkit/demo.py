@@ -164,11 +164,10 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
     def train() -> list[str]:
         from descriptors.train import train_descriptors
         from formats.runs import RunFolder
-        from learn.checkpoints import load_checkpoint
+        from learn.checkpoints import trained_steps
 
-        last = RunFolder(run).last
-        resume = last.is_file()
-        if resume and load_checkpoint(last)["step"] >= config.train.loop.steps:
+        resume = RunFolder(run).last.is_file()
+        if trained_steps(RunFolder(run)) >= config.train.loop.steps:
             return [f"train: {run} is trained ({config.train.loop.steps} steps)"]
         summary = train_descriptors(
             to_plain(config), config.correspond, config.train, data, run, held_out, resume=resume

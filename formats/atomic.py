@@ -13,17 +13,20 @@ import re
 import tempfile
 from pathlib import Path
 
-TEMPORARY_SUFFIX = ".tmp"
-# `.NAME.XXXXXXXX.tmp`: what `temporary_beside` makes (mkstemp's 8 random characters).
-_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
+# `.NAME.XXXXXXXX.tmp` and `.NAME.XXXXXXXX.tmp.EXT`: what `temporary_beside` makes (mkstemp's
+# 8 random characters).
+_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
 
 
-def temporary_beside(path: Path, suffix: str = TEMPORARY_SUFFIX) -> tuple[int, str]:
+def temporary_beside(path: Path, extension: str = "") -> tuple[int, str]:
     """An open file descriptor and the name of a new temporary file in `path`'s folder, to be
     renamed onto `path`; with the permissions a plain open() would give it (mkstemp's are 0600,
-    which would hide images and metrics from other users of a shared machine)."""
+    which would hide images and metrics from other users of a shared machine). `extension`
+    (".mp4") ends the name, for writers that choose a format by it."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{extension}"
+    )
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(handle, 0o666 & ~umask)

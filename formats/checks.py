@@ -14,6 +14,10 @@ from typing import Any
 
 from formats.errors import DonkitError
 
+SECTION = "{section}."
+"""Written before a field's name in a problem's text, it becomes the section's dotted path, so
+that a message names other fields as a user would write them in --set."""
+
 
 class ConfigValueError(DonkitError):
     """A config value out of its range: `key` is the field within its section ("" when the
@@ -24,10 +28,12 @@ class ConfigValueError(DonkitError):
         super().__init__(self.located(owner))
 
     def located(self, where: str) -> str:
-        """The message with the field named from `where`, a section's dotted path."""
-        if self.key:
-            return f"{where}.{self.key} {self.problem}" if where else f"{self.key} {self.problem}"
-        return f"{where}: {self.problem}" if where else self.problem
+        """The message with the fields named from `where`, a section's dotted path."""
+        problem = self.problem.replace(SECTION, f"{where}." if where else "")
+        if not self.key:
+            return f"{where}: {problem}" if where else problem
+        field = f"{where}.{self.key}" if where else self.key
+        return f"{field}{'' if problem.startswith(':') else ' '}{problem}"
 
 
 def fail(config: Any, problem: str, key: str = "") -> None:

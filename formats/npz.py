@@ -13,8 +13,9 @@ import zlib
 
 import numpy as np
 
-UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
-"""What np.load and the lazy reading of an npz member raise on a damaged file."""
+UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
+"""What np.load and the lazy reading of an npz member raise on a damaged file (zipfile raises
+NotImplementedError for a compression method it does not know)."""
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

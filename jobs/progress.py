@@ -10,7 +10,5 @@ from tqdm import tqdm
 def progress_bar(total: int, description: str, show: bool | None, unit: str = "frame") -> Any:
     """A tqdm bar on stderr counting `unit`s; `show` None shows it on a terminal only. A bar
     opened beneath another (a stage's under `donkit demo`'s) is cleared when it closes."""
-    return tqdm(
-        total=total, unit=unit, desc=description, disable=None if show is None else not show,
-        leave=None,
-    )  # fmt: skip
+    disable = None if show is None else not show
+    return tqdm(total=total, unit=unit, desc=description, disable=disable, leave=None)

@@ -1,8 +1,7 @@
 """Run one function over many scenes: in this process, in worker processes, or as Ray tasks.
 
-Collection, fusion and correspondence generation all do independent work per scene; this is
-the one implementation of spreading it out. It lives in geometry/ because every stage depends on
-geometry and nothing here is specific to one of them.
+Collection, fusion, correspondence generation and video simulation all do independent work per
+scene or video; this is the one implementation of spreading it out.
 
 The function is called as `function(*task, progress=report)`, where `report(n)` adds n units to
 the caller's progress bar (None on Ray, whose progress counts finished tasks instead). It must
@@ -14,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-import queue
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -67,8 +65,11 @@ def _run_processes(
     # spawn, not fork: each worker starts clean (pybullet clients, Open3D and torch threads do
     # not survive a fork). The progress queue reaches the workers through the pool's initializer,
     # since a plain queue cannot be a task argument and a Manager would cost a server process.
+    # A SimpleQueue writes each report before put returns, so the reports of a task are all in
+    # it by the time its result is: a Queue's feeder thread could still hold the last ones, and
+    # the bar would stop short of its total.
     context = multiprocessing.get_context("spawn")
-    reports = context.Queue()
+    reports = context.SimpleQueue()
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)),
         mp_context=context,
@@ -108,11 +109,8 @@ def _forward_progress_until_done(
         done, pending = concurrent.futures.wait(pending, timeout=0.1)
         for future in done:
             future.result()
-        while True:
-            try:
-                progress(reports.get_nowait())
-            except queue.Empty:
-                break
+        while not reports.empty():
+            progress(reports.get())
 
 
 def _run_ray(

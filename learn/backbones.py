@@ -1,4 +1,9 @@
-"""Backbones that descriptor and depth networks share, and the image normalization they expect."""
+"""Backbones that descriptor and depth networks share, and the image normalization they expect.
+
+A ResNet-18/34 written here with torchvision's parameter names: torchvision cannot be installed
+beside the CPU torch this project uses, and its ImageNet weights then still load from a local
+file (`load_backbone_weights`).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,7 @@ from formats import DonkitError
 
 # torchvision's ImageNet normalization, which its weights expect: (image / 255 - mean) / std.
 IMAGE_MEAN = (0.485, 0.456, 0.406)
-
-
 IMAGE_STD = (0.229, 0.224, 0.225)
-
-
 _BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
 

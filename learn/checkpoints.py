@@ -69,6 +69,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def trained_steps(run: RunFolder) -> int:
+    """The step a run folder's last.pt reached; 0 for a run not started."""
+    return int(load_checkpoint(run.last)["step"]) if run.last.is_file() else 0
+
+
 def require_kind(path: Path, state: dict[str, Any], kind: str, command: str) -> None:
     """DonkitError unless the checkpoint `state` (read from `path`) is of a `kind` run."""
     found = checkpoint_kind(state)

@@ -92,6 +92,7 @@ class TrainingStart:
     device: torch.device
     run: RunFolder
     scenes: list[Path]
+    resume_state: dict[str, Any] | None = None  # the last.pt to continue from, when resuming
 
 
 def start_training(
@@ -109,11 +110,37 @@ def start_training(
     processes = Processes.from_environment()
     device = resolve_device(device_name or loop.device, processes.local_rank)
     run = RunFolder(Path(run_root))
-    check_run_folder(run, resume, kind, command)
+    resume_state = check_run_folder(run, resume, kind, command)
     scenes, partial = complete_scenes(data, missing_data_hint)
     if partial and processes.main:
-        print(f"{command}: leaving out {len(partial)} unfinished scene(s) under {data}")
-    return TrainingStart(processes, device, run, scenes)
+        label = command.removeprefix("donkit ")
+        print(f"{label}: leaving out {len(partial)} unfinished scene(s) under {data}")
+    return TrainingStart(processes, device, run, scenes, resume_state)
+
+
+@dataclass(kw_only=True)
+class RunSummary:
+    """What a training call did (train_summary.json): the fields every trainer's summary has."""
+
+    run: Path
+    first_step: int  # where this call started (0, or the resumed checkpoint's step)
+    steps: int  # where it stopped
+    seconds: float
+    data_share: float  # share of step time spent waiting for samples
+    losses: dict[str, float]  # the last logged means
+    ranks: int = 1
+    rank_parameter_spread: float = 0.0  # largest difference of a parameter between processes
+
+    def progress_text(self, rate: float, unit: str) -> str:
+        """ "steps A-B in S s (R unit/s, W % waiting for data); loss L"."""
+        return (
+            f"steps {self.first_step}-{self.steps} in {self.seconds:.0f} s ({rate:.1f} {unit}/s, "
+            f"{100 * self.data_share:.0f} % waiting for data); loss "
+            f"{self.losses.get('total', math.nan):.4f}"
+        )
+
+    def ranks_text(self) -> str:
+        return f"; {self.ranks} processes" if self.ranks > 1 else ""
 
 
 @dataclass
@@ -207,9 +234,8 @@ class TrainingRun:
             **self.network_state(),
         }
 
-    def resume(self) -> None:
-        """Continue from the run folder's last.pt."""
-        state = load_checkpoint(self.folder.last)
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from `state`, the run folder's last.pt."""
         saved = state.get("processes", self.processes.world)  # older checkpoints: not recorded
         if saved != self.processes.world and self.processes.main:
             # Each step's samples are numbered by (step * processes + rank): another count

@@ -5,7 +5,6 @@ An instance is a class's canonical mesh scaled per axis, with its own colour and
 randomization. Canonical shapes (mesh and UV layout) are built once per class and process.
 """
 
-import difflib
 import functools
 import zlib
 from collections.abc import Callable, Mapping
@@ -20,30 +19,13 @@ import trimesh
 
 from formats import DonkitError
 from sim_assets import procedural
+from sim_assets.catalog import INSTANCES, ObjectSpec, get_object_spec
 from textures import make_texture, palette_around
 
 # The duck as pybullet_data's duck_vhacd.urdf shows it: obj units * 0.05 = metres.
 DUCK_OBJ_SCALE = 0.05
 DISTRACTOR_SIZE_RANGE_M = (0.03, 0.08)
 _DENSITY_KG_M3 = 500.0  # for boxes and distractors, whose mass is not given: a light solid
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A cheap description of a library object; no mesh is built.
-
-    name: instance name, unique in the library, e.g. "mug_red".
-    object_class: e.g. "mug"; instances of a class share a canonical shape and UV layout.
-    canonical_scale: the instance mesh is the canonical mesh times this, per object-frame axis.
-    mass_kg: mass in kilograms.
-    description: one line for listings and `--help`.
-    """
-
-    name: str
-    object_class: str
-    canonical_scale: tuple[float, float, float]
-    mass_kg: float
-    description: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,13 +57,6 @@ class ObjectAsset:
     texture: np.ndarray
 
 
-@dataclass(frozen=True)
-class _Instance:
-    spec: ObjectSpec
-    base_rgb: tuple[int, int, int] | None  # colour its own texture is made around; None: a file
-    texture_seed: int  # of its own texture
-
-
 @dataclass(frozen=True, eq=False)
 class _Canonical:
     """A class's canonical shape: welded mesh and UV layouts (arrays read-only when cached)."""
@@ -94,52 +69,6 @@ class _Canonical:
     # map the left and right halves onto the same texels, fine for its symmetric paint but not
     # for randomized textures, which must tell the two sides apart.
     file_corner_uvs: np.ndarray | None = None
-
-
-# name: (class, canonical_scale, mass_kg, colour its own texture is made around (None: the
-#        model file's own texture), seed of its own texture, description)
-_TABLE = {
-    "duck": ("duck", (1, 1, 1), 0.10, None, 0, "rubber duck from pybullet_data"),
-    "mug_red": ("mug", (1, 1, 1), 0.30, (200, 30, 35), 101, "red mug, 9.5 cm tall"),
-    "mug_blue": ("mug", (0.9, 0.9, 1.1), 0.28, (30, 70, 200), 102, "blue mug, slim and tall"),
-    "mug_green": ("mug", (1.12, 1.12, 0.92), 0.33, (40, 160, 60), 103, "green mug, wide and low"),
-    "box_cereal": ("box", (1.3, 1, 1.5), 0.40, (235, 150, 20), 201, "cereal box, 21 cm tall"),
-    "box_tea": ("box", (0.8, 0.8, 0.6), 0.12, (120, 40, 140), 202, "small tea box"),
-    "can_soup": ("can", (1, 1, 1), 0.35, (190, 20, 60), 301, "soup can, 10 cm tall"),
-    "can_soda": ("can", (0.9, 0.9, 1.22), 0.33, (20, 170, 200), 302, "soda can, slim and tall"),
-    "shoe_sneaker": ("shoe", (1, 1, 1), 0.30, (240, 90, 30), 401, "low sneaker, 22 cm long"),
-    "shoe_boot": ("shoe", (1.05, 1.05, 1.45), 0.50, (110, 70, 40), 402, "boot, a taller shoe"),
-}
-_INSTANCES: Mapping[str, _Instance] = MappingProxyType(
-    {
-        name: _Instance(
-            ObjectSpec(name, cls, tuple(float(s) for s in scale), mass, description), rgb, seed
-        )
-        for name, (cls, scale, mass, rgb, seed, description) in _TABLE.items()
-    }
-)
-
-
-def list_objects() -> list[str]:
-    """Sorted names of the library's instances."""
-    return sorted(_INSTANCES)
-
-
-def list_classes() -> list[str]:
-    """Sorted names of the library's object classes."""
-    return sorted({i.spec.object_class for i in _INSTANCES.values()})
-
-
-def get_object_spec(name: str) -> ObjectSpec:
-    """The description of instance `name`; an unknown name raises DonkitError with suggestions."""
-    if name not in _INSTANCES:
-        close = difflib.get_close_matches(name, list(_INSTANCES), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise DonkitError(
-            f"unknown object {name!r}.{hint} Use one of the library's objects: "
-            f"{', '.join(list_objects())}."
-        )
-    return _INSTANCES[name].spec
 
 
 def build_object(name: str, texture_seed: int | None = None) -> ObjectAsset:
@@ -162,7 +91,7 @@ def _own_asset(name: str) -> ObjectAsset:
     """Instance `name` with its own texture, built once per process (arrays are read-only):
     collection workers build the same objects scene after scene."""
     spec = get_object_spec(name)
-    instance = _INSTANCES[name]
+    instance = INSTANCES[name]
     canonical = _canonical(spec.object_class)
     corner_uvs = None  # the class's atlas
     if instance.base_rgb is None:  # a model file's own paint, on the file's own uvs

@@ -74,7 +74,9 @@ def calibrate_visibility(
     something. The threshold maximizes the balanced accuracy of "seen when nearer than it".
     """
     paths, _ = complete_scenes(data, "pass the run's fused training scenes")
-    config = dataclasses.replace(correspond, nonmatches_per_match=0, blind_nonmatches=0)
+    config = dataclasses.replace(
+        correspond, nonmatches_per_match=0, saved_nonmatches_per_match=0, blind_nonmatches=0
+    )
     entries, scenes = catalog(paths), [load_scene(path) for path in paths]
     wanted = track.calibration_pairs
     plans = [p for p in plan_pairs(entries, config, 2 * wanted) if p.kind != "different_object"]

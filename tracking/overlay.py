@@ -8,8 +8,6 @@ import numpy as np
 from tracking.tracks import Tracks
 
 _GOLDEN_ANGLE_DEG = 137.50776405003785  # 360 (1 - 1 / golden ratio)
-
-
 _SUBPIXEL_BITS = 4  # OpenCV draws at 1/16 pixel: sub-pixel tracks are drawn where they are
 
 

@@ -2,7 +2,7 @@
 
 Convention: a point's position is (x, y) = (u, v) = (column, row) in pixels, integer values at
 pixel centres (as everywhere in donkit); frames are numbered from 0. TAP-Vid files order their
-queries as (t, y, x); `tracking.metrics` converts at the file boundary, nowhere else.
+queries as (t, y, x); `formats.tapvid` converts at the file boundary, nowhere else.
 
 Every tracker gives each point a position in every frame, a visibility, and a score in [0, 1]
 (higher is surer) that it derives from its own evidence so that a point is visible exactly when

@@ -22,7 +22,7 @@ import numpy as np
 
 from descriptors.config import CorrespondConfig
 from formats import DonkitError
-from formats.atomic import write_bytes_atomic
+from formats.atomic import remove_stale_temporaries, write_bytes_atomic
 from formats.tapvid import TapVidVideo, frames_and_xy, read_tapvid
 from formats.video import read_video, write_video
 from geometry import inside_image
@@ -175,6 +175,7 @@ def write_outputs(
     """OUT/tracks.csv and OUT/overlay.mp4 (filled markers where visible, rings where not, short
     trails)."""
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # of a run killed while writing
     write_tracks_csv(out / TRACKS_CSV, tracks)
     write_video(out / OVERLAY_MP4, draw_tracks(video, tracks, trail), fps)
     return [out / TRACKS_CSV, out / OVERLAY_MP4]

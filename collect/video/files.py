@@ -17,6 +17,7 @@ from collect.scene import software_versions
 from collect.video.simulate import SimulatedVideo, simulate_video
 from collect.video.visibility import REASONS
 from formats import DonkitError
+from formats.atomic import remove_stale_temporaries
 from formats.plain import read_yaml, to_plain, write_yaml
 from formats.scenes import camera_info_dict, pose_to_dict
 from formats.tapvid import TapVidVideo, first_visible_query_points, write_tapvid
@@ -186,6 +187,7 @@ def sim_videos(
     """Make `video.videos` videos in `out` (video_0000, ...); finished ones are kept."""
     out = Path(out)
     check_output_writable(out)
+    remove_stale_temporaries(out)  # of a run killed while writing; no worker has started yet
     started = time.perf_counter()
     tasks = [(config, video, index, out.resolve(), overwrite) for index in range(video.videos)]
     with progress_bar(video.videos * video.frames, f"sim-video {out}", show_progress) as bar:

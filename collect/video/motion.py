@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from collect.config import VideoConfig
-from collect.scene import TABLE_CENTRE_M, TABLE_SIZE_M
+from collect.scene import TABLE_CENTRE_M, TABLE_SIZE_M, BuiltWorld, SceneDraw
 from collect.world import SimWorld
 from geometry import look_at, rotation_about_axis
 
@@ -93,10 +93,17 @@ def viewpoint_change_deg(camera_to_world: np.ndarray, object_to_world: np.ndarra
     return float(np.degrees(np.arccos(cosine)).max())
 
 
-def hiding_place(built, draw, moving: int, camera_m: np.ndarray, rng: np.random.Generator):
-    """(2,) offset that slides object `moving` behind another object as the camera at
-    `camera_m` (3,) sees them (its footprint centre on the line from the camera through the
-    other's, just beyond it), or None when no other object stands near enough."""
+def hiding_place(
+    built: BuiltWorld,
+    draw: SceneDraw,
+    moving: int,
+    camera_m: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """(2,) offset, metres, that slides object `moving` (an index into draw.objects) behind
+    another object as the camera at `camera_m` (3,) sees them (its footprint centre on the line
+    from the camera through the other's, just beyond it), or None when no other object stands
+    near enough."""
     start = built.object_to_world[moving][:2, 3]
     radius = {
         i: float(np.linalg.norm(obj.asset.mesh.vertices[:, :2], axis=1).max())
@@ -128,16 +135,23 @@ def interpolate_keyframes(keyframes: dict[int, np.ndarray], frames: int) -> list
 
 
 def on_table(points_xy: np.ndarray, margin_m: float = 0.05) -> bool:
+    """Whether every point (N, 2) (world x, y, metres) lies on the table top, at least
+    `margin_m` inside its edges."""
     half = np.array(TABLE_SIZE_M) / 2 - margin_m
     return bool(np.all(np.abs(points_xy - np.array(TABLE_CENTRE_M)) <= half))
 
 
-def place_objects(world: SimWorld, built, poses_t: np.ndarray, which: list[int]) -> None:
+def place_objects(
+    world: SimWorld, built: BuiltWorld, poses_t: np.ndarray, which: list[int]
+) -> None:
+    """Put the objects `which` (indices into built.object_bodies) at their poses of one frame,
+    `poses_t` (objects, 4, 4) object_to_world."""
     for i in which:
         world.set_body_pose(built.object_bodies[i], poses_t[i])
 
 
 def touches(world: SimWorld, body: int, others: list[int], gap_m: float) -> bool:
+    """Whether pybullet body `body` comes within `gap_m` of any other body of `others`."""
     return any(
         world.client.getClosestPoints(body, other, gap_m) for other in others if other != body
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from collect.arm import ARMS, Arm
+from collect.scene import BuiltWorld, SceneDraw
 from collect.video.motion import CLEARANCE_M, interpolate_keyframes, on_table, place_objects
+from collect.world import SimWorld
 from geometry import make_pose, transform
 
 OCCLUDER_ARM = "kuka_iiwa"
@@ -18,14 +20,28 @@ OCCLUDER_BASE_DISTANCE_M = 0.55  # from the objects' centre, sideways to the lin
 OCCLUDER_CLEARANCE_M = 0.05  # the hand passes this far in front of the nearest object
 OCCLUDER_CAMERA_GAP_M = 0.12  # ... and at least this far from the camera
 OCCLUDER_LATERAL_M = 0.14  # half the width of its sweep across the line of sight
-
-
 LIFT = np.array([0.0, 0.0, 0.15])  # the hand comes and goes this far above its sweep
 
 
-def plan_occluder(world, built, draw, poses, targets, occluder: Arm, table_height_m: float):
+def plan_occluder(
+    world: SimWorld,
+    built: BuiltWorld,
+    draw: SceneDraw,
+    poses: np.ndarray,
+    targets: np.ndarray,
+    occluder: Arm,
+    table_height_m: float,
+) -> tuple[np.ndarray | None, list[np.ndarray] | None, str]:
     """The second arm's base and joints per frame: parked upright, then its hand sweeps across
-    the line of sight in front of the objects in the middle third of the video, then parks."""
+    the line of sight in front of the objects in the middle third of the video, then parks.
+
+    Args:
+        poses: (T, objects, 4, 4) object_to_world in every frame.
+        targets: (T, 4, 4) the camera's camera_to_world targets.
+
+    Returns:
+        The base position (3,) and the joints of every frame, or None, None and why not.
+    """
     frames = len(targets)
     middle = frames // 2
     towards_camera = targets[middle, :3, 3] - built.centre

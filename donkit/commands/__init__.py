@@ -20,10 +20,6 @@ from donkit.commands import (
     visualize,
 )
 
-COMMANDS = {
-    module.NAME: module
-    for module in (
-        collect, fuse, correspond, train, evaluate, visualize, depth, sim_video, track, config,
-        demo,
-    )
-}  # fmt: skip
+# In the order `donkit --help` lists them: the pipeline's, then the tools'.
+_ORDER = (collect, fuse, correspond, train, evaluate, visualize, depth, sim_video, track)
+COMMANDS = {module.NAME: module for module in (*_ORDER, config, demo)}

@@ -49,7 +49,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from collect import collect
-    from sim_assets import get_object_spec, list_objects
+    from sim_assets.catalog import get_object_spec, list_objects
 
     if args.list_objects:
         for name in list_objects():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
 from pathlib import Path
 
@@ -48,8 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             Train a depth network (the descriptor network's ResNet as encoder, a U-Net decoder
             with sigmoid disparities at four scales) on the scenes at or below DATA, in the way
             depth.mode says. Writes RUN/config.yaml, RUN/log.jsonl (loss terms every
-            depth.loop.log_every
-            steps), RUN/tb (TensorBoard: loss terms, example depth images),
+            depth.loop.log_every steps), RUN/tb (TensorBoard: loss terms, example depth images),
             RUN/checkpoints/step_XXXXXX.pt and last.pt (with the mode, network shape, image
             size and depth range, so evaluate and predict need no config), and
             RUN/train_summary.json. Scale out with torchrun: `torchrun --nproc_per_node N -m
@@ -144,6 +142,7 @@ def interrupted(args: argparse.Namespace) -> str:
 def _train(args: argparse.Namespace) -> None:
     from depth.train import train_depth
     from formats.plain import to_plain
+    from learn.devices import Processes
 
     overrides = set_from_options(args, {"steps": "depth.loop.steps", "mode": "depth.mode"})
     request = training_request(args, overrides, "depth", TRAIN_COMMAND)
@@ -155,7 +154,7 @@ def _train(args: argparse.Namespace) -> None:
         resume=request.resume,
         device_name=args.device,
     )
-    if int(os.environ.get("RANK", "0")) == 0:
+    if Processes.from_environment().main:
         print(f"depth train: {summary.line()} -> {request.out}")
 
 

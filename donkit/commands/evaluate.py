@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from descriptors.config import EvaluateConfig
 from donkit.options import (
     add_config_options,
     add_device_option,
@@ -41,11 +42,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", type=Path, metavar="RUN", help="a `donkit train` run folder")
     parser.add_argument("--data", type=Path, required=True, metavar="DATA", help="held-out scenes")
-    parser.add_argument("--pairs", type=int, metavar="N", help="pairs (evaluate.pairs)")
+    defaults = EvaluateConfig()
     parser.add_argument(
-        "--matches", type=int, metavar="M", help="matches per pair (evaluate.matches)"
+        "--pairs", type=int, metavar="N", help=f"pairs (evaluate.pairs; default {defaults.pairs})"
     )
-    parser.add_argument("--seed", type=int, help="seed of the pairs (evaluate.seed)")
+    parser.add_argument(
+        "--matches",
+        type=int,
+        metavar="M",
+        help=f"matches per pair (evaluate.matches; default {defaults.matches})",
+    )
+    parser.add_argument(
+        "--seed", type=int, help=f"seed of the pairs (evaluate.seed; default {defaults.seed})"
+    )
     add_config_options(parser, "evaluate.pairs=30", with_file=False)
     add_device_option(parser)
 

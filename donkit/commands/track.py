@@ -33,8 +33,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             own config is used (--set changes it); without, --config.
 
             With --evaluate, the videos are TAP-Vid files with ground truth (made by
-            `donkit sim-video`; --video takes several, or folders of them) and both methods run
-            on each: OUT/V/donkit/ and OUT/V/lk/ for each video V, and TAP-Vid's metrics
+            `donkit sim-video`; --video names a file or a folder of them, and may be repeated)
+            and both methods run on each: OUT/V/donkit/ and OUT/V/lk/ for each video V, and
+            TAP-Vid's metrics
             (average Jaccard, occlusion accuracy, position accuracy within 1-16 px of a 256x256
             frame) in the query modes first and strided, with each method's speed, in
             OUT/metrics.json."""
@@ -47,10 +48,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--video",
         type=Path,
-        nargs="+",
+        action="append",
         metavar="V",
-        help="the video: an .mp4, a folder of frames or an .npz (with --evaluate: TAP-Vid .npz "
-        "files or folders of them)",
+        help="the video: an .mp4, a folder of frames or an .npz (with --evaluate: a TAP-Vid .npz "
+        "or a folder of them; repeat --video for more)",
     )
     parser.add_argument(
         "--points",

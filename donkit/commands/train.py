@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
 from pathlib import Path
 
@@ -48,6 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from descriptors.train import train_descriptors
     from formats.plain import to_plain
+    from learn.devices import Processes
 
     overrides = set_from_options(args, {"steps": "train.loop.steps"})
     request = training_request(args, overrides, "descriptors", COMMAND)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
         resume=request.resume,
         device_name=args.device,
     )
-    if int(os.environ.get("RANK", "0")) == 0:
+    if Processes.from_environment().main:
         print(f"train: {summary.line()} -> {request.out}")
 
 

@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from descriptors.config import VisualizeConfig
 from donkit.options import (
     add_config_options,
     add_device_option,
@@ -39,11 +40,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, metavar="OUT", help="folder for the pictures"
     )
-    parser.add_argument("--pairs", type=int, metavar="N", help="pairs (visualize.pairs)")
+    defaults = VisualizeConfig()
     parser.add_argument(
-        "--pixels", type=int, metavar="P", help="matches drawn per pair (visualize.pixels)"
+        "--pairs", type=int, metavar="N", help=f"pairs (visualize.pairs; default {defaults.pairs})"
     )
-    parser.add_argument("--seed", type=int, help="seed of the pairs (visualize.seed)")
+    parser.add_argument(
+        "--pixels",
+        type=int,
+        metavar="P",
+        help=f"matches drawn per pair (visualize.pixels; default {defaults.pixels})",
+    )
+    parser.add_argument(
+        "--seed", type=int, help=f"seed of the pairs (visualize.seed; default {defaults.seed})"
+    )
     parser.add_argument("--html", action="store_true", help="also write OUT/viewer.html")
     add_config_options(parser, "visualize.pairs=8", with_file=False)
     add_device_option(parser)

@@ -33,7 +33,7 @@ def test_the_defaults_are_the_demo_recipe():
         ),
         ("depth.loop.decay_factor=0", "depth.loop.decay_factor must lie in (0, 1]; got 0.0"),
         ("depth.smoothness_weight=-1", "depth.smoothness_weight must not be negative"),
-        ("depth.pose_source=network", "depth: pose_source 'network' is for sequences without"),
+        ("depth.pose_source=network", "by their poses; set depth.source_choice=adjacent"),
         (
             "collect.camera.stereo_baseline_m=-0.1",
             "collect.camera.stereo_baseline_m must lie in [0.0, 1.0]; got -0.1",

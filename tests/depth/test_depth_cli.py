@@ -112,11 +112,9 @@ def test_an_existing_run_is_not_trained_over(tiny_runs, small_dataset, capsys):
 @pytest.mark.slow
 def test_ctrl_c_names_the_command_that_continues_the_run(small_dataset, tmp_path):
     run = tmp_path / "run"
-    command = [
-        sys.executable, "-m", "donkit.cli", "depth", "train", "--data",
-        str(small_dataset / "scene_0000"), "--out", str(run), "--steps", "100000",
-        *sets(), "--device", "cpu",
-    ]  # fmt: skip
+    data = str(small_dataset / "scene_0000")
+    command = [sys.executable, "-m", "donkit.cli", "depth", "train", "--data", data]
+    command += ["--out", str(run), "--steps", "100000", *sets(), "--device", "cpu"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run / "log.jsonl").is_file() or not (run / "log.jsonl").read_text():

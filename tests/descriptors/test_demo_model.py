@@ -16,9 +16,8 @@ STEPS = 150
 @pytest.mark.slow
 def test_demo_recipe_on_held_out_scenes(fused_demo_scenes, fused_held_out, tmp_path):
     config = load_config(None, [])
-    train = dataclasses.replace(
-        config.train, steps=STEPS, validate_every=STEPS, validation_pairs=16, device="cpu"
-    )
+    loop = dataclasses.replace(config.train.loop, steps=STEPS, device="cpu")
+    train = dataclasses.replace(config.train, loop=loop, validate_every=STEPS, validation_pairs=16)
     # Held-out scene 1 (another seed: new layout and views) shows only objects that the two
     # training scenes hold; held-out scene 0's objects appear only in later demo scenes.
     held_out = fused_held_out / "scene_0001"

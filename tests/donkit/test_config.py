@@ -20,7 +20,7 @@ from donkit.config import (
 )
 from formats import DonkitError
 from formats.plain import to_plain
-from sim_assets import list_objects
+from sim_assets.catalog import list_objects
 
 DEMO_YAML = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 DEFAULTS = DonkitConfig()
@@ -257,8 +257,8 @@ def test_wrong_type_is_reported(assignment, message):
         ),
         (
             "collect.scene.objects_per_scene=[1, 9]",
-            "collect.scene.objects_per_scene allows up to 9 objects in a scene, but objects "
-            "lists 7",
+            "collect.scene.objects_per_scene allows up to 9 objects in a scene, but "
+            "collect.scene.objects lists 7",
         ),
         (
             "collect.scene.single_object_share=1.5",
@@ -547,3 +547,11 @@ def test_keys_of_earlier_versions_are_read_where_they_live_now(tmp_path):
     path.write_text("train:\n  steps: 7\n  loop:\n    steps: 8\n")
     with pytest.raises(DonkitError, match=r"sets both train\.steps and its new name"):
         load_config(path)
+
+
+def test_a_nested_section_keeps_its_parents_defaults():
+    """depth's loop has its own defaults (learning rate, schedule); setting one key of it keeps
+    the others, not LoopConfig's."""
+    config = load_config(None, ["depth.loop.steps=3"])
+    assert config.depth.loop == dataclasses.replace(DEFAULTS.depth.loop, steps=3)
+    assert config.depth.loop.learning_rate == DEFAULTS.depth.loop.learning_rate != 1e-3

@@ -1,4 +1,3 @@
-import os
 import re
 import struct
 import zlib
@@ -10,8 +9,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from formats import DonkitError, atomic
-from formats.atomic import write_bytes_atomic
+from formats import DonkitError
 from formats.images import (
     depth_to_millimetres,
     read_depth,
@@ -21,7 +19,6 @@ from formats.images import (
     write_labels,
     write_rgb,
 )
-from formats.plain import finite_float, read_yaml, write_yaml
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 READERS = [read_rgb, read_depth, read_labels]
@@ -154,20 +151,6 @@ def test_labels_round_trip_keeps_dtype(tmp_path, dtype):
     assert png_header(tmp_path / "000000_seg.png")[2] == np.dtype(dtype).itemsize * 8
 
 
-def test_yaml_round_trip_converts_numpy_and_tuples(tmp_path):
-    data = {
-        "camera_matrix": {"rows": 3, "data": np.arange(3, dtype=np.float64) / 4},
-        "pair": (np.int64(3), np.float32(0.5)),
-        "nested": [{"a": np.bool_(True)}],
-    }
-    write_yaml(tmp_path / "x.yaml", data)
-    assert read_yaml(tmp_path / "x.yaml") == {
-        "camera_matrix": {"rows": 3, "data": [0.0, 0.25, 0.5]},
-        "pair": [3, 0.5],
-        "nested": [{"a": True}],
-    }
-
-
 @pytest.mark.parametrize(
     ("write", "value", "match"),
     [
@@ -188,60 +171,6 @@ def test_writers_reject_wrong_arrays(tmp_path, write, value, match):
 
 
 # --- atomic writes -----------------------------------------------------------------------------
-
-
-def test_writes_leave_no_temporary_files(tmp_path):
-    write_rgb(tmp_path / "a_rgb.png", random_rgb())
-    write_depth(tmp_path / "a_depth.png", np.ones((8, 8), np.float32))
-    write_labels(tmp_path / "a_seg.png", np.ones((8, 8), np.uint8))
-    write_yaml(tmp_path / "a.yaml", {"a": 1})
-    write_bytes_atomic(tmp_path / "a.bin", b"first")
-    write_bytes_atomic(tmp_path / "a.bin", b"second")
-    assert files_in(tmp_path) == ["a.bin", "a.yaml", "a_depth.png", "a_rgb.png", "a_seg.png"]
-    assert (tmp_path / "a.bin").read_bytes() == b"second"
-
-
-@pytest.mark.parametrize(
-    "error", [OSError(28, "No space left on device"), KeyboardInterrupt("stopped midway")]
-)
-def test_write_interrupted_midway_keeps_the_old_file(tmp_path, monkeypatch, error):
-    target = tmp_path / "pose_data.yaml"
-    target.write_bytes(b"old: content\n")
-    real_fdopen = os.fdopen
-    during = {}
-
-    class HalfWrite:
-        """Writes half of the data, then fails as a full disk or Ctrl-C would."""
-
-        def __init__(self, file):
-            self.file = file
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info):
-            self.file.close()
-            return False
-
-        def write(self, data):
-            self.file.write(data[: len(data) // 2])
-            self.file.flush()
-            during["target"] = target.read_bytes()
-            during["files"] = files_in(tmp_path)
-            raise error
-
-    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: HalfWrite(real_fdopen(fd, mode)))
-    with pytest.raises(type(error), match=str(error.args[-1])):
-        write_bytes_atomic(target, b"new: content that is much longer than the old one\n")
-    # While the half-written bytes existed they sat in a temporary file in the same folder (so
-    # the final rename is atomic), never in the target.
-    assert during["target"] == b"old: content\n"
-    assert len(during["files"]) == 2
-    (temporary,) = set(during["files"]) - {"pose_data.yaml"}
-    assert temporary.startswith(".pose_data.yaml.") and temporary.endswith(".tmp")
-    # Afterwards: the old content, and the temporary file is gone.
-    assert target.read_bytes() == b"old: content\n"
-    assert files_in(tmp_path) == ["pose_data.yaml"]
 
 
 # --- readers refuse damaged or wrong files -----------------------------------------------------
@@ -315,68 +244,6 @@ def test_png_header_with_huge_size_is_reported(tmp_path, read):
 
 
 # --- read_yaml ---------------------------------------------------------------------------------
-
-
-def test_read_yaml_missing_file(tmp_path):
-    path = tmp_path / "camera_info.yaml"
-    with pytest.raises(DonkitError, match=re.escape(f"camera info {path} does not exist")):
-        read_yaml(path, "camera info")
-
-
-@pytest.mark.parametrize(
-    ("text", "line_column", "problem"),
-    [
-        ("a: 1\nb: @x\n", "2:4", "found character '@' that cannot start any token"),
-        ("collect:\n  seed: 1\n   scenes: 2\n", "3:10", "mapping values are not allowed here"),
-        ("a:\n\t- 1\n", "2:1", "found character '\\t' that cannot start any token"),
-        ("collect:\n  seed: [1\n", "3:1", "expected ',' or ']'"),
-    ],
-)
-def test_read_yaml_syntax_error_names_file_line_and_column(tmp_path, text, line_column, problem):
-    path = tmp_path / "config.yaml"
-    path.write_text(text)
-    expected = f"config {path}:{line_column} is not valid YAML: {problem}"
-    with pytest.raises(DonkitError, match=re.escape(expected)):
-        read_yaml(path, "config")
-
-
-def test_read_yaml_binary_file(tmp_path):
-    path = tmp_path / "pose_data.yaml"
-    path.write_bytes(b"\xff\xfe\x00\x01garbage")
-    with pytest.raises(DonkitError, match=re.escape(f"pose data {path} is not a text file")):
-        read_yaml(path, "pose data")
-
-
-def test_read_yaml_deeply_nested_is_reported(tmp_path):
-    path = tmp_path / "config.yaml"
-    path.write_text("[" * 5000 + "]" * 5000)
-    with pytest.raises(DonkitError, match=re.escape(str(path))):
-        read_yaml(path, "config")
-
-
-@pytest.mark.parametrize(
-    ("value", "match"),
-    [
-        (None, "x must be a number; got None"),
-        ("abc", "x must be a number; got 'abc'"),
-        ([1.0], r"x must be a number; got \[1.0\]"),
-        (float("nan"), "x must be finite; got nan"),
-        (float("-inf"), "x must be finite; got -inf"),
-    ],
-)
-def test_finite_float_rejects(value, match):
-    with pytest.raises(DonkitError, match=match):
-        finite_float(value, "x")
-
-
-def test_finite_float_accepts_numbers():
-    assert finite_float(3, "x") == 3.0
-    assert finite_float(-0.25, "x") == -0.25
-
-
-def test_finite_float_rejects_huge_integer():
-    with pytest.raises(DonkitError, match="x must be"):
-        finite_float(10**400, "x")
 
 
 # --- property: any bytes named .png give an image or a DonkitError ----------------------------
@@ -464,13 +331,3 @@ def test_any_bytes_give_an_image_or_a_donkit_error(scratch, data):
         else:
             event(f"{read.__name__} returned an image")
             assert isinstance(image, np.ndarray) and image.size > 0
-
-
-def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
-    umask = os.umask(0o022)
-    try:
-        write_bytes_atomic(tmp_path / "shared.bin", b"x")
-    finally:
-        os.umask(umask)
-    # mkstemp alone would leave 0600; a plain open() under umask 022 gives 0644.
-    assert (tmp_path / "shared.bin").stat().st_mode & 0o777 == 0o644
