@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,19 @@ from donkit.config import DonkitConfig, load_config
 from formats import DonkitError
 from formats.runs import RunFolder
 from learn.config import DEVICES
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A command (or subcommand) whose `--help` shows `description`, dedented, with its line
+    breaks, and whose one-line `summary` shows in the list of commands."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.dedent(description),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_config_options(

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
-from donkit.options import add_config_options, add_parallel_options, set_from_options
+from donkit.options import add_command, add_config_options, add_parallel_options, set_from_options
 from formats import DonkitError
 
 NAME = "collect"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="record RGB-D scenes with a simulated arm",
-        description=textwrap.dedent(
-            """\
-            Record scenes: objects rest on a table, a simulated arm (Franka Panda or KUKA iiwa)
-            moves a camera through views on a spherical cap around them, and each view is
-            written as RGB, depth (uint16 mm) and the camera pose from forward kinematics, in
-            the Dense Object Nets layout under OUT/scene_XXXX/. Simulator ground truth (meshes,
-            object poses, segmentation) goes to ground_truth/ beside it. Scenes are written into
-            scene_XXXX.partial/ and renamed when complete; running the same command again
-            resumes interrupted scenes and keeps finished ones."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "record RGB-D scenes with a simulated arm",
+        """\
+        Record scenes: objects rest on a table, a simulated arm (Franka Panda or KUKA iiwa)
+        moves a camera through views on a spherical cap around them, and each view is
+        written as RGB, depth (uint16 mm) and the camera pose from forward kinematics, in
+        the Dense Object Nets layout under OUT/scene_XXXX/. Simulator ground truth (meshes,
+        object poses, segmentation) goes to ground_truth/ beside it. Scenes are written into
+        scene_XXXX.partial/ and renamed when complete; running the same command again
+        resumes interrupted scenes and keeps finished ones.""",
     )
     add_config_options(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder for the scenes")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
-from donkit.options import add_config_options, add_parallel_options, set_from_options
+from donkit.options import add_command, add_config_options, add_parallel_options, set_from_options
 
 NAME = "correspond"
 OPTION_KEYS = {
@@ -18,21 +17,19 @@ OPTION_KEYS = {
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="make a dataset of pixel matches and non-matches between views",
-        description=textwrap.dedent(
-            """\
-            Make correspondence pairs from the fused scenes at or below DATA (run `donkit fuse`
-            first): pixels of a view A's object mask are moved into a view B with the rendered
-            mesh depth and the poses, and kept as matches where B sees the same point; non-matches
-            are drawn on B's mask and background away from the match, blind (random pixels), and
-            between views of two different objects. Pair kinds (same_object, different_object,
-            multi_object) follow the odds in the config. Writes DIR/index.yaml and
-            DIR/pairs/XXXXXX.npz (uv_a, uv_b, xyz, nonmatch_uv_a, nonmatch_uv_b, nonmatch_kind);
-            an interrupted run resumes."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "make a dataset of pixel matches and non-matches between views",
+        """\
+        Make correspondence pairs from the fused scenes at or below DATA (run `donkit fuse`
+        first): pixels of a view A's object mask are moved into a view B with the rendered
+        mesh depth and the poses, and kept as matches where B sees the same point; non-matches
+        are drawn on B's mask and background away from the match, blind (random pixels), and
+        between views of two different objects. Pair kinds (same_object, different_object,
+        multi_object) follow the odds in the config. Writes DIR/index.yaml and
+        DIR/pairs/XXXXXX.npz (uv_a, uv_b, xyz, nonmatch_uv_a, nonmatch_uv_b, nonmatch_kind);
+        an interrupted run resumes.""",
     )
     parser.add_argument("data", type=Path, metavar="DATA", help="fused scenes")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.options import (
+    add_command,
     add_config_options,
     add_device_option,
     add_run_folder_options,
@@ -22,28 +22,26 @@ TRAIN_COMMAND = "donkit depth train"
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """`donkit depth` and its subcommands train, evaluate and predict."""
-    depth = commands.add_parser(
+    depth = add_command(
+        commands,
         NAME,
-        help="depth from one RGB image: train, evaluate, predict",
-        description=textwrap.dedent(
-            """\
+        "depth from one RGB image: train, evaluate, predict",
+        """\
             Depth from one RGB image, learned in one of three ways (depth.mode):
             self_supervised, from each scene's views and their forward-kinematics camera poses
             (the photometric loss of rebuilding a view from its neighbours with the predicted
             depth; metric scale from the poses, or a pose network for sequences without poses);
             stereo, from rectified pairs (scenes collected with
             collect.camera.stereo_baseline_m > 0); supervised, against sensor depth with the
-            scale-invariant log loss. `donkit depth COMMAND --help` explains each command."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+            scale-invariant log loss. `donkit depth COMMAND --help` explains each command.""",
     )
     subcommands = depth.add_subparsers(dest="depth_command", metavar="COMMAND", required=True)
 
-    train = subcommands.add_parser(
+    train = add_command(
+        subcommands,
         "train",
-        help="train a depth network on scenes",
-        description=textwrap.dedent(
-            """\
+        "train a depth network on scenes",
+        """\
             Train a depth network (the descriptor network's ResNet as encoder, a U-Net decoder
             with sigmoid disparities at four scales) on the scenes at or below DATA, in the way
             depth.mode says. Writes RUN/config.yaml, RUN/log.jsonl (loss terms every
@@ -51,9 +49,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             RUN/checkpoints/step_XXXXXX.pt and last.pt (with the mode, network shape, image
             size and depth range, so evaluate and predict need no config), and
             RUN/train_summary.json. Scale out with torchrun: `torchrun --nproc_per_node N -m
-            donkit.cli depth train ...` (each process draws depth.batch_size samples a step)."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+            donkit.cli depth train ...` (each process draws depth.batch_size samples a step).""",
     )
     add_run_folder_options(train, "training scenes")
     train.add_argument(
@@ -65,11 +61,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, metavar="N", help="total steps (depth.loop.steps)")
     add_device_option(train, "depth.loop.device")
 
-    evaluate = subcommands.add_parser(
+    evaluate = add_command(
+        subcommands,
         "evaluate",
-        help="measure a depth run on held-out scenes, against baselines",
-        description=textwrap.dedent(
-            """\
+        "measure a depth run on held-out scenes, against baselines",
+        """\
             Predict the depth of every frame of the held-out scenes under DATA from its RGB
             alone and compare it with the sensor depth (pixels within the run's depth range):
             abs_rel, sq_rel, rmse (m), rmse_log and the shares of pixels within 1.25, 1.25^2
@@ -77,9 +73,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             image's prediction multiplied by median(sensor) / median(prediction)). Baselines:
             one constant depth for every pixel (the median sensor depth of the run's training
             scenes), and the run given with --supervised. Writes RUN/metrics.json (keys metric,
-            median_scaled, baselines) and prints a table."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+            median_scaled, baselines) and prints a table.""",
     )
     evaluate.add_argument("run", type=Path, metavar="RUN", help="a `donkit depth train` run")
     evaluate.add_argument(
@@ -96,21 +90,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_device_option(evaluate)
 
-    predict = subcommands.add_parser(
+    predict = add_command(
+        subcommands,
         "predict",
-        help="write the depth a run predicts for a scene or a folder of images",
-        description=textwrap.dedent(
-            """\
-            Predict depth from RGB for a scene (its processed/images) or a folder of images
-            (.png, .jpg), and write OUT/XXXXXX_depth.png (uint16 millimetres, 0 = none) and
-            OUT/XXXXXX_depth_colour.png (inverse depth as colours, near is bright); XXXXXX is
-            the frame index of a scene, or the image's position in name order (OUT/index.yaml
-            lists them). With --as-scene, OUT becomes a scene in the Dense Object Nets layout
-            (the input's RGB, intrinsics and poses, the predicted depth as its depth images,
-            pictures in OUT/depth_colour/) that `donkit fuse OUT` turns into a mesh: RGB-only
-            data fused with learned depth."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write the depth a run predicts for a scene or a folder of images",
+        """\
+        Predict depth from RGB for a scene (its processed/images) or a folder of images
+        (.png, .jpg), and write OUT/XXXXXX_depth.png (uint16 millimetres, 0 = none) and
+        OUT/XXXXXX_depth_colour.png (inverse depth as colours, near is bright); XXXXXX is
+        the frame index of a scene, or the image's position in name order (OUT/index.yaml
+        lists them). With --as-scene, OUT becomes a scene in the Dense Object Nets layout
+        (the input's RGB, intrinsics and poses, the predicted depth as its depth images,
+        pictures in OUT/depth_colour/) that `donkit fuse OUT` turns into a mesh: RGB-only
+        data fused with learned depth.""",
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="a `donkit depth train` run")
     predict.add_argument(

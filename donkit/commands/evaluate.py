@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from descriptors.config import EvaluateConfig
 from donkit.options import (
+    add_command,
     add_config_options,
     add_device_option,
     set_from_options,
@@ -20,25 +20,23 @@ OPTION_KEYS = {"pairs": "evaluate.pairs", "matches": "evaluate.matches", "seed":
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="measure a trained run's descriptors on held-out scenes, against baselines",
-        description=textwrap.dedent(
-            """\
-            Dense Object Nets' evaluation: on pairs of views of the fused held-out scenes under
-            DATA, the best match of each true match's pixel of A is the pixel of B with the
-            nearest descriptor (searched over all of B). Reports its pixel error (median, mean,
-            90th percentile, shares within 5/10/20 px, area under the PCK curve to 20 px), its
-            3D error through B's rendered depth, and the share of B's object pixels nearer than
-            the true match, for the run's network ("donkit"), dense SIFT ("sift") and the same
-            network untrained ("random_init"), on the same pairs, overall and by pair kind
-            (same object, multi-object). Pairs of different objects have no true matches: for
-            them, the share of points whose best match on the other object is nearer than the
-            median true match. Writes RUN/eval/metrics.json and RUN/eval/cdf.png (the share of
-            matches within each pixel error, per method). The run's own config (its pair
-            policy, its `evaluate` section) is used; --set changes it for this evaluation."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "measure a trained run's descriptors on held-out scenes, against baselines",
+        """\
+        Dense Object Nets' evaluation: on pairs of views of the fused held-out scenes under
+        DATA, the best match of each true match's pixel of A is the pixel of B with the
+        nearest descriptor (searched over all of B). Reports its pixel error (median, mean,
+        90th percentile, shares within 5/10/20 px, area under the PCK curve to 20 px), its
+        3D error through B's rendered depth, and the share of B's object pixels nearer than
+        the true match, for the run's network ("donkit"), dense SIFT ("sift") and the same
+        network untrained ("random_init"), on the same pairs, overall and by pair kind
+        (same object, multi-object). Pairs of different objects have no true matches: for
+        them, the share of points whose best match on the other object is nearer than the
+        median true match. Writes RUN/eval/metrics.json and RUN/eval/cdf.png (the share of
+        matches within each pixel error, per method). The run's own config (its pair
+        policy, its `evaluate` section) is used; --set changes it for this evaluation.""",
     )
     parser.add_argument("run", type=Path, metavar="RUN", help="a `donkit train` run folder")
     parser.add_argument("--data", type=Path, required=True, metavar="DATA", help="held-out scenes")

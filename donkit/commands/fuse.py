@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
-from donkit.options import add_config_options, add_parallel_options, set_from_options
+from donkit.options import add_command, add_config_options, add_parallel_options, set_from_options
 from donkit.table import format_table
 
 NAME = "fuse"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="fuse scenes into meshes, rendered depth and object masks",
-        description=textwrap.dedent(
-            """\
-            Fuse each complete scene at or below DATA (a scene folder, or a folder of scenes):
-            find the table plane and the point the cameras look at from the data, fuse the depth
-            of every frame inside the workspace above the table into a TSDF (Open3D), crop the
-            mesh to the objects and drop floating fragments, then render the mesh into every
-            view. Writes processed/fusion_mesh.ply, processed/rendered_images/XXXXXX_depth.png
-            (uint16 mm) and processed/image_masks/XXXXXX_mask.png (nonzero = object). Reads
-            only processed/, so scenes recorded elsewhere in the Dense Object Nets layout fuse
-            too. Fused scenes are skipped unless --overwrite."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "fuse scenes into meshes, rendered depth and object masks",
+        """\
+        Fuse each complete scene at or below DATA (a scene folder, or a folder of scenes):
+        find the table plane and the point the cameras look at from the data, fuse the depth
+        of every frame inside the workspace above the table into a TSDF (Open3D), crop the
+        mesh to the objects and drop floating fragments, then render the mesh into every
+        view. Writes processed/fusion_mesh.ply, processed/rendered_images/XXXXXX_depth.png
+        (uint16 mm) and processed/image_masks/XXXXXX_mask.png (nonzero = object). Reads
+        only processed/, so scenes recorded elsewhere in the Dense Object Nets layout fuse
+        too. Fused scenes are skipped unless --overwrite.""",
     )
     parser.add_argument("data", type=Path, metavar="DATA", help="a scene, or a folder of scenes")
     add_config_options(parser, "fuse.voxel_m=0.003")

@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
-from donkit.options import add_config_options, add_parallel_options, set_from_options
+from donkit.options import add_command, add_config_options, add_parallel_options, set_from_options
 
 NAME = "sim-video"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="simulate videos with ground-truth point tracks (TAP-Vid files)",
-        description=textwrap.dedent(
-            """\
-            Simulate videos for measuring keypoint tracking: the arm sweeps its camera around
-            objects on the table (the `video` section: 110-140 degrees of azimuth, so that every
-            object is seen from directions at least video.min_viewpoint_change_deg apart) while
-            some objects slide and turn along scripted paths and a second arm passes its hand
-            between the camera and the objects. Points sampled on the objects' exact meshes are
-            projected into every frame and marked occluded where the rendered depth shows
-            something in front of them (another object, an arm, the object's own near side) or
-            they leave the image. Writes OUT/video_XXXX.npz (TAP-Vid: video, target_points,
-            occluded, query_points), OUT/video_XXXX.mp4 and OUT/video_XXXX.yaml (camera and
-            object poses per frame, the points, occlusion shares; written last). Videos made with
-            the same config are kept when run again."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "simulate videos with ground-truth point tracks (TAP-Vid files)",
+        """\
+        Simulate videos for measuring keypoint tracking: the arm sweeps its camera around
+        objects on the table (the `video` section: 110-140 degrees of azimuth, so that every
+        object is seen from directions at least video.min_viewpoint_change_deg apart) while
+        some objects slide and turn along scripted paths and a second arm passes its hand
+        between the camera and the objects. Points sampled on the objects' exact meshes are
+        projected into every frame and marked occluded where the rendered depth shows
+        something in front of them (another object, an arm, the object's own near side) or
+        they leave the image. Writes OUT/video_XXXX.npz (TAP-Vid: video, target_points,
+        occluded, query_points), OUT/video_XXXX.mp4 and OUT/video_XXXX.yaml (camera and
+        object poses per frame, the points, occlusion shares; written last). Videos made with
+        the same config are kept when run again.""",
     )
     add_config_options(parser, "video.frames=24")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder")

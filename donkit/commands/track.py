@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.config import load_config
-from donkit.options import add_config_options, add_device_option, trained_run_config
+from donkit.options import add_command, add_config_options, add_device_option, trained_run_config
 from donkit.summaries import tracking_lines
 from formats import DonkitError
 
@@ -15,32 +14,30 @@ NAME = "track"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="track keypoints through a video with a run's descriptors (or Lucas-Kanade)",
-        description=textwrap.dedent(
-            """\
-            Track points through a video (an .mp4, a folder of frames, or a TAP-Vid .npz) with
-            the descriptors of run RUN: each point is described in its query frame; in every
-            frame its best match (the nearest descriptor, searched within track.window_px of
-            where it was last seen, over the whole image when it is not found there) is refined
-            by a spatial expectation, and it is visible when that match is nearer than a
-            distance threshold calibrated on the run's training data (kept in
-            RUN/tracking/calibration.json). --method lk tracks with pyramidal Lucas-Kanade and a
-            forward-backward check instead (no RUN needed). Writes OUT/tracks.csv
-            (frame,point_id,x,y,visible,score; visible where score >= 0.5) and OUT/overlay.mp4
-            (filled markers where visible, rings where not, short trails). With a RUN, the run's
-            own config is used (--set changes it); without, --config.
+        "track keypoints through a video with a run's descriptors (or Lucas-Kanade)",
+        """\
+        Track points through a video (an .mp4, a folder of frames, or a TAP-Vid .npz) with
+        the descriptors of run RUN: each point is described in its query frame; in every
+        frame its best match (the nearest descriptor, searched within track.window_px of
+        where it was last seen, over the whole image when it is not found there) is refined
+        by a spatial expectation, and it is visible when that match is nearer than a
+        distance threshold calibrated on the run's training data (kept in
+        RUN/tracking/calibration.json). --method lk tracks with pyramidal Lucas-Kanade and a
+        forward-backward check instead (no RUN needed). Writes OUT/tracks.csv
+        (frame,point_id,x,y,visible,score; visible where score >= 0.5) and OUT/overlay.mp4
+        (filled markers where visible, rings where not, short trails). With a RUN, the run's
+        own config is used (--set changes it); without, --config.
 
-            With --evaluate, the videos are TAP-Vid files with ground truth (made by
-            `donkit sim-video`; --video names a file or a folder of them, and may be repeated)
-            and both methods run on each: OUT/V/donkit/ and OUT/V/lk/ for each video V, and
-            TAP-Vid's metrics
-            (average Jaccard, occlusion accuracy, position accuracy within 1-16 px of a 256x256
-            frame) in the query modes first and strided, with each method's speed, in
-            OUT/metrics.json."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        With --evaluate, the videos are TAP-Vid files with ground truth (made by
+        `donkit sim-video`; --video names a file or a folder of them, and may be repeated)
+        and both methods run on each: OUT/V/donkit/ and OUT/V/lk/ for each video V, and
+        TAP-Vid's metrics
+        (average Jaccard, occlusion accuracy, position accuracy within 1-16 px of a 256x256
+        frame) in the query modes first and strided, with each method's speed, in
+        OUT/metrics.json.""",
     )
     parser.add_argument(
         "run", type=Path, nargs="?", metavar="RUN", help="a `donkit train` run folder"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from donkit.options import (
+    add_command,
     add_config_options,
     add_device_option,
     add_run_folder_options,
@@ -20,22 +20,20 @@ COMMAND = "donkit train"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="train a dense descriptor network on fused scenes",
-        description=textwrap.dedent(
-            """\
-            Train a fully convolutional network mapping an image to a descriptor per pixel, with
-            the pixelwise contrastive loss of Dense Object Nets, on pairs drawn on the fly from
-            the fused scenes at or below DATA (the `correspond` section's pair policy; the
-            `train` section for the rest). Writes RUN/config.yaml, RUN/log.jsonl (loss terms
-            every train.loop.log_every steps), RUN/tb (TensorBoard),
-            RUN/checkpoints/step_XXXXXX.pt and last.pt, and RUN/train_summary.json. With --val,
-            the loss on held-out pairs is tracked too. Scale out with torchrun: `torchrun
-            --nproc_per_node N -m donkit.cli train ...` (each process draws
-            train.pairs_per_step pairs a step)."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "train a dense descriptor network on fused scenes",
+        """\
+        Train a fully convolutional network mapping an image to a descriptor per pixel, with
+        the pixelwise contrastive loss of Dense Object Nets, on pairs drawn on the fly from
+        the fused scenes at or below DATA (the `correspond` section's pair policy; the
+        `train` section for the rest). Writes RUN/config.yaml, RUN/log.jsonl (loss terms
+        every train.loop.log_every steps), RUN/tb (TensorBoard),
+        RUN/checkpoints/step_XXXXXX.pt and last.pt, and RUN/train_summary.json. With --val,
+        the loss on held-out pairs is tracked too. Scale out with torchrun: `torchrun
+        --nproc_per_node N -m donkit.cli train ...` (each process draws
+        train.pairs_per_step pairs a step).""",
     )
     add_run_folder_options(parser, "fused training scenes")
     parser.add_argument("--val", type=Path, metavar="DATA", help="fused held-out scenes")

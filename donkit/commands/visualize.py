@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 
 from descriptors.config import VisualizeConfig
 from donkit.options import (
+    add_command,
     add_config_options,
     add_device_option,
     set_from_options,
@@ -19,21 +19,19 @@ OPTION_KEYS = {"pairs": "visualize.pairs", "pixels": "visualize.pixels", "seed":
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         NAME,
-        help="draw a trained run's descriptors, distance heatmaps and best matches",
-        description=textwrap.dedent(
-            """\
-            Draw a run's descriptors on held-out pairs of views of the fused scenes under DATA,
-            into OUT: pair_XX_descriptors.png (A and B beside their descriptors as colours: D = 3
-            shown directly, more projected onto three principal components, one basis for all
-            images) and pair_XX_matches.png (for a few true matches: the pixel of A, and over B
-            the heatmap of descriptor distance to it, the best match as a green circle and the
-            true match as a blue cross). With --html, OUT/viewer.html: one self-contained page
-            where hovering a pixel of one image shows the heatmap and best match in the others.
-            The run's own config is used; --set changes it for these pictures."""
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "draw a trained run's descriptors, distance heatmaps and best matches",
+        """\
+        Draw a run's descriptors on held-out pairs of views of the fused scenes under DATA,
+        into OUT: pair_XX_descriptors.png (A and B beside their descriptors as colours: D = 3
+        shown directly, more projected onto three principal components, one basis for all
+        images) and pair_XX_matches.png (for a few true matches: the pixel of A, and over B
+        the heatmap of descriptor distance to it, the best match as a green circle and the
+        true match as a blue cross). With --html, OUT/viewer.html: one self-contained page
+        where hovering a pixel of one image shows the heatmap and best match in the others.
+        The run's own config is used; --set changes it for these pictures.""",
     )
     parser.add_argument("run", type=Path, metavar="RUN", help="a `donkit train` run folder")
     parser.add_argument("--data", type=Path, required=True, metavar="DATA", help="held-out scenes")
