@@ -73,6 +73,8 @@ def _png_structure_is_sound(data: bytes) -> bool:
         if position + 12 + length > len(data):
             return False
         if kind == b"IHDR":
+            if length < 8:  # a header chunk too short to hold its width and height
+                return False
             width, height = struct.unpack(">II", data[position + 8 : position + 16])
             if width * height > _MAX_PIXELS:
                 return False

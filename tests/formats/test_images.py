@@ -243,6 +243,16 @@ def test_png_header_with_huge_size_is_reported(tmp_path, read):
         read(path)
 
 
+@pytest.mark.parametrize("read", READERS)
+def test_png_header_chunk_too_short_for_its_size_is_reported(tmp_path, read):
+    # Found by the property test below: an IHDR chunk that declares 0 bytes at the end of the
+    # file, where the size would be read from bytes that are not there.
+    path = tmp_path / "short.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 60 + b"\x00\x00\x00\x00IHDR\x00\x00\x00\x00")
+    with pytest.raises(DonkitError, match=re.escape(str(path))):
+        read(path)
+
+
 # --- read_yaml ---------------------------------------------------------------------------------
 
 
