@@ -5,7 +5,9 @@ surface point of instance X has a corresponding point on instance Y: into X's ob
 divided by X's scale (the canonical point), times Y's scale, out of Y's object frame. A pixel of a
 view of X therefore has a true match in a view of Y wherever that point is visible: where B's
 sensor depth agrees with the point's depth and B's segmentation shows Y. Class-consistent
-descriptors should find it. Only simulated scenes (with ground_truth/) have such pairs.
+descriptors should find it. When X and Y stand in one scene, B may show X too, where the same
+point of the same object is rightly nearest: B's pixels of X are then left out of the search.
+Only simulated scenes (with ground_truth/) have such pairs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from descriptors.correspondence import View
-from descriptors.evaluation_pairs import EvaluationPair
+from descriptors.evaluation_pairs import EvaluationPair, ground_truth_of, object_names
 from descriptors.pairs import load_view
 from formats.ground_truth import has_ground_truth, read_ground_truth
 from formats.scenes import Scene, load_scene
@@ -159,4 +161,13 @@ def _pair(
         uv_b[keep],
         on_y[keep],
         (f"{scene_a.path.name}/{x.name}", f"{scene_b.path.name}/{y.name}"),
+        # A's camera carried rigidly from X onto Y (where it would stand to see Y as it saw
+        # X): the points are on Y, and A's own pose is about X, elsewhere or in another scene.
+        y.object_to_world
+        @ invert_pose(x.object_to_world)
+        @ scene_a.frames[frame_a].camera_to_world,
+        **ground_truth_of(scene_b, frame_b, object_names(scene_b.path)),
+        excluded_b=(
+            scene_b.segmentation(frame_b) == x.segmentation_id if x.scene == y.scene else None
+        ),
     )

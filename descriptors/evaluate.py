@@ -1,8 +1,9 @@
 """How good descriptors are: Dense Object Nets' best-match evaluation on held-out pairs.
 
 For each true match (u_a in A, u_b in B, from the shared correspondence generator) the best match
-is the pixel of B whose descriptor is nearest to A's descriptor at u_a, searched over all of B.
-Its distance to u_b in pixels, its 3D distance to the true point (through B's rendered depth),
+is the pixel of B whose descriptor is nearest to A's descriptor at u_a, searched over all of B and
+refined to sub-pixel (descriptors.matching). Its distance in pixels to the true match (the
+point's exact projection into B), its 3D distance to the true point (through B's rendered depth),
 and the share of B's object pixels nearer in descriptor space than the true match measure the
 descriptors. The same pairs give the baselines: dense SIFT and the untrained network.
 """
@@ -22,16 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from descriptors.breakdown import MatchRecords, breakdown, pair_records
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import View
 from descriptors.cross_instance import cross_instance_pairs
 from descriptors.evaluation_pairs import EvaluationPair, evaluation_pairs
+from descriptors.matching import FrameMatcher
 from descriptors.network import load_network
 from descriptors.train import build_network
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
 from formats.scenes import complete_scenes
-from geometry import backproject, transform
+from geometry import backproject, invert_pose, project, transform
 from jobs import progress_bar
 from learn.backbones import normalize_images
 from learn.devices import resolve_device
@@ -50,10 +53,12 @@ DescribePair = Callable[[EvaluationPair], tuple[torch.Tensor, torch.Tensor]]
 class BestMatches:
     """Where descriptors of A find their nearest neighbours in B."""
 
-    uv: np.ndarray  # (N, 2) int64 best-match pixels (u, v)
-    distance: np.ndarray  # (N,) descriptor distance to the best match
+    uv: np.ndarray  # (N, 2) float64 best matches (u, v), refined to sub-pixel
+    pixel: np.ndarray  # (N, 2) int64 the best pixels themselves
+    distance: np.ndarray  # (N,) descriptor distance to the best pixel
     true_distance: np.ndarray  # (N,) descriptor distance to the true match (NaN without one)
     closer: np.ndarray  # (N,) share of B's object pixels nearer than the true match (NaN ...)
+    squared: torch.Tensor | None = None  # (N, H * W) squared distances to B's pixels (with uv_b)
 
 
 def best_matches(
@@ -61,26 +66,38 @@ def best_matches(
     descriptors_b: torch.Tensor,
     mask_b: np.ndarray,
     uv_b: np.ndarray | None = None,
+    excluded_b: np.ndarray | None = None,
 ) -> BestMatches:
-    """Best matches in B of descriptors `queries` (N, D), searched over all of B.
+    """Best matches in B of descriptors `queries` (N, D), searched over all of B and refined
+    to sub-pixel by a parabola through the squared distances (descriptors.matching), in float64.
 
     Args:
         descriptors_b: (D, H, W).
         mask_b: (H, W) bool, B's object pixels.
         uv_b: (N, 2) true matches, or None (different objects: there are none).
+        excluded_b: (H, W) bool pixels of B not searched, or None.
     """
-    dims, _, width = descriptors_b.shape
-    flat_b = descriptors_b.reshape(dims, -1).T  # (H * W, D)
-    distances = torch.cdist(queries.double(), flat_b.double())  # (N, H * W)
-    best_distance, best = (values.numpy() for values in distances.min(dim=1))
-    uv = np.stack([best % width, best // width], axis=1)
+    excluded = torch.from_numpy(excluded_b) if excluded_b is not None else None
+    matcher = FrameMatcher(descriptors_b.double(), excluded=excluded)
+    uv, best_distance = (values.numpy() for values in matcher.match(queries.double()))
+    pixel = np.rint(uv).astype(np.int64)  # a refined match stays within 0.5 px of its pixel
     if uv_b is None:
         missing = np.full(len(queries), np.nan)
-        return BestMatches(uv, best_distance, missing, missing.copy())
-    true = distances[torch.arange(len(uv_b)), torch.from_numpy(uv_b[:, 1] * width + uv_b[:, 0])]
+        return BestMatches(uv, pixel, best_distance, missing, missing.copy())
+    squared = matcher.squared_distances(queries.double())
+    width = descriptors_b.shape[2]
+    true = squared[torch.arange(len(uv_b)), torch.from_numpy(uv_b[:, 1] * width + uv_b[:, 0])]
     on_object = torch.from_numpy(mask_b.reshape(-1))
-    closer = (distances[:, on_object] < true[:, None]).double().mean(dim=1).numpy()
-    return BestMatches(uv, best_distance, true.numpy(), closer)
+    closer = (squared[:, on_object] < true[:, None]).double().mean(dim=1).numpy()
+    return BestMatches(uv, pixel, best_distance, true.sqrt().numpy(), closer, squared)
+
+
+def exact_true_matches(pair: EvaluationPair) -> np.ndarray:
+    """(N, 2) float64 the true matches' exact pixels in B: their 3D points projected (the
+    pair's uv_b are these rounded)."""
+    view = pair.view_b
+    uv, _ = project(transform(pair.xyz, invert_pose(view.camera_to_world)), view.camera.matrix)
+    return uv
 
 
 def world_points(view: View, uv: np.ndarray) -> np.ndarray:
@@ -96,8 +113,16 @@ def world_points(view: View, uv: np.ndarray) -> np.ndarray:
 
 FIGURES = (
     "pixel_error_median", "pixel_error_mean", "pixel_error_p90", "within_5px", "within_10px",
-    "within_20px", "pck_auc_20px", "error_3d_median_m", "fraction_closer_median",
+    "within_20px", "pck_auc_20px", "pck_auc_1_100px", "error_3d_median_m",
+    "fraction_closer_median",
 )  # fmt: skip
+
+
+def pck_auc(errors_px: np.ndarray, limit_px: int = 100) -> float:
+    """Mean over k = 1, 2, ..., limit_px of PCK@k, the share of errors within k px: the area
+    under the PCK curve that the follow-ups of Dense Object Nets report (1 is perfect)."""
+    thresholds = np.arange(1, limit_px + 1)
+    return float((errors_px[None, :] <= thresholds[:, None]).mean())
 
 
 def summarize(errors_px: np.ndarray, errors_m: np.ndarray, closer: np.ndarray) -> dict[str, float]:
@@ -113,18 +138,25 @@ def summarize(errors_px: np.ndarray, errors_m: np.ndarray, closer: np.ndarray) -
         "within_10px": float(np.mean(errors_px <= 10)),
         "within_20px": float(np.mean(errors_px <= 20)),
         "pck_auc_20px": float(np.trapezoid(pck, thresholds) / PCK_LIMIT_PX),
+        "pck_auc_1_100px": pck_auc(errors_px),
         "error_3d_median_m": float(np.median(valid_m)) if len(valid_m) else float("nan"),
         "fraction_closer_median": float(np.median(closer)),
     }
 
 
 def evaluate_method(
-    describe_pair: DescribePair, pairs: list[EvaluationPair], name: str, show: bool | None
+    describe_pair: DescribePair,
+    pairs: list[EvaluationPair],
+    name: str,
+    show: bool | None,
+    with_breakdown: bool = False,
 ) -> dict[str, Any]:
     """`summarize` over every match of the pairs with matches, overall and by pair kind; for
     pairs of different objects, how often a point's best match on the other object is nearer
-    in descriptor space than the median true match. Per-match pixel errors go under
+    in descriptor space than the median true match; with `with_breakdown`, the error
+    decomposition of descriptors.breakdown under "breakdown". Per-match pixel errors go under
     "errors_px" (for the CDF plots; callers drop them before writing JSON)."""
+    records: list[MatchRecords] | None = [] if with_breakdown else None
     found: dict[str, list[BestMatches]] = {}
     errors_px: dict[str, list[np.ndarray]] = {}
     errors_m: dict[str, list[np.ndarray]] = {}
@@ -133,14 +165,19 @@ def evaluate_method(
             queries, descriptors_b = describe_pair(pair)
             matched = pair.kind != "different_object"
             best = best_matches(
-                queries, descriptors_b, pair.view_b.mask, pair.uv_b if matched else None
-            )
-            found.setdefault(pair.kind, []).append(best)
+                queries, descriptors_b, pair.view_b.mask, pair.uv_b if matched else None,
+                pair.excluded_b,
+            )  # fmt: skip
             if matched:
-                error = np.linalg.norm((best.uv - pair.uv_b).astype(float), axis=1)
+                uv_true = exact_true_matches(pair)
+                error = np.linalg.norm(best.uv - uv_true, axis=1)
                 errors_px.setdefault(pair.kind, []).append(error)
-                error_m = np.linalg.norm(world_points(pair.view_b, best.uv) - pair.xyz, axis=1)
+                error_m = np.linalg.norm(world_points(pair.view_b, best.pixel) - pair.xyz, axis=1)
                 errors_m.setdefault(pair.kind, []).append(error_m)
+                if records is not None:
+                    records.append(pair_records(pair, best.uv, uv_true, best.squared))
+            best.squared = None  # (N, H * W): not kept beyond its pair
+            found.setdefault(pair.kind, []).append(best)
             bar.update(1)
 
     def joined(kinds: list[str], values: dict[str, list[np.ndarray]]) -> np.ndarray:
@@ -172,6 +209,8 @@ def evaluate_method(
             # match would be taken for a match: the lower the better.
             "share_nearer_than_true_median": float(np.mean(wrong < true_median)),
         }
+    if records is not None:
+        results["breakdown"] = breakdown(MatchRecords.join(records))
     results["errors_px"] = joined(matched_kinds, errors_px)
     return results
 
@@ -334,12 +373,14 @@ def evaluate_run(
     seed: int = 0,
     device_name: str = "auto",
     show_progress: bool | None = None,
+    with_breakdown: bool = False,
 ) -> dict[str, Any]:
     """Evaluate run `run`'s last checkpoint, dense SIFT and the untrained network on the same
     held-out pairs of the fused scenes under `data`; write RUN/eval/metrics.json.
 
     Args:
         correspond, train: the run's config sections (pair policy; the untrained network).
+        with_breakdown: add each method's error decomposition (descriptors.breakdown).
     """
     network, state = load_network(run)
     untrained = build_network(train)
@@ -354,7 +395,7 @@ def evaluate_run(
         "random_init": network_describer(untrained, device),
     }
     results: dict[str, Any] = {
-        name: evaluate_method(describe_pair, chosen, name, show_progress)
+        name: evaluate_method(describe_pair, chosen, name, show_progress, with_breakdown)
         for name, describe_pair in describers.items()
     }
     errors_px = {name: results[name].pop("errors_px") for name in METHODS}
@@ -364,8 +405,11 @@ def evaluate_run(
     if crossing:  # simulated scenes with two instances of a class
         across: dict[str, Any] = {}
         for name, describe_pair in describers.items():
-            figures = evaluate_method(describe_pair, crossing, f"{name} across", show_progress)
-            across[name] = {key: value for key, value in figures.items() if key in FIGURES}
+            figures = evaluate_method(
+                describe_pair, crossing, f"{name} across", show_progress, with_breakdown
+            )
+            kept = (*FIGURES, "breakdown")
+            across[name] = {key: value for key, value in figures.items() if key in kept}
         matches_across = int(sum(len(pair.uv_b) for pair in crossing))
         results["cross_instance"] = across | {"pairs": len(crossing), "matches": matches_across}
     with_matches = [pair for pair in chosen if len(pair.uv_b)]

@@ -59,8 +59,9 @@ def heatmap_overlay(image: np.ndarray, distances: np.ndarray, scale: float) -> n
 
 
 def draw_marker(image: np.ndarray, uv, colour: tuple[int, int, int], cross: bool = False):
-    """Draw a circle (or a cross) at pixel `uv` (u, v) of an RGB image, in place."""
-    centre = (int(uv[0]), int(uv[1]))
+    """Draw a circle (or a cross) at pixel `uv` (u, v) of an RGB image, in place (a sub-pixel
+    position at its nearest pixel)."""
+    centre = (round(float(uv[0])), round(float(uv[1])))
     if cross:
         cv2.drawMarker(image, centre, colour, cv2.MARKER_CROSS, 12, 2, cv2.LINE_AA)
     else:

@@ -3,7 +3,8 @@
 For each pair (two views of a scene with true matches, drawn as the evaluation draws them):
 - pair_XX_descriptors.png: A and B with their descriptors as colours (one basis for all pairs);
 - pair_XX_matches.png: for a few of the true matches, A with the chosen pixel, and B with the
-  heatmap of descriptor distance to it, the best match (circle) and the true match (cross).
+  heatmap of descriptor distance to it, the best match (circle; found to sub-pixel, drawn at its
+  nearest pixel) and the true match (cross).
 With `html`, viewer.html lets a person hover any pixel and see the same, computed in the browser.
 """
 
@@ -18,6 +19,7 @@ import torch
 from descriptors.config import CorrespondConfig
 from descriptors.evaluate import describe_images
 from descriptors.evaluation_pairs import EvaluationPair, evaluation_pairs
+from descriptors.matching import FrameMatcher
 from descriptors.network import load_network
 from descriptors.visual import (
     descriptor_images,
@@ -56,11 +58,11 @@ def match_panel(
     """(H, 2W, 3): A with match `index`'s pixel; B with the distance heatmap, best and true."""
     u, v = pair.uv_a[index]
     distances = distances_to(descriptors_a[:, v, u], descriptors_b)
-    best = np.unravel_index(int(distances.argmin()), distances.shape)[::-1]
+    best, _ = FrameMatcher(descriptors_b).match(descriptors_a[:, v, u][None])
     scale = float(torch.quantile(distances.flatten()[::16], 0.05))  # hot on the nearest 5 %
     panel_b = heatmap_overlay(pair.image_b, distances.numpy(), scale)
     draw_marker(panel_b, pair.uv_b[index], TRUE, cross=True)
-    draw_marker(panel_b, best, BEST)
+    draw_marker(panel_b, best[0].tolist(), BEST)
     panel_a = draw_marker(pair.image_a.copy(), (u, v), CHOSEN)
     return np.concatenate([panel_a, panel_b], axis=1)
 

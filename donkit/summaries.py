@@ -16,10 +16,30 @@ def evaluation_lines(results: dict[str, Any], run: Path) -> list[str]:
     lines = format_table(header, rows).splitlines()
     if line := confusion_line(results):
         lines.append(line)
+    lines += breakdown_text(results)
     lines.append(
         f"evaluate: {results['pairs']} held-out pairs, {results['matches']} matches -> "
         f"{run / 'eval' / 'metrics.json'}, CDF plot {run / 'eval' / 'cdf.png'}"
     )
+    return lines
+
+
+def breakdown_text(results: dict[str, Any]) -> list[str]:
+    """The trained network's error decompositions (held-out, and across instances), when
+    the evaluation made them."""
+    from descriptors.breakdown import breakdown_lines
+
+    lines = []
+    for name, figures in (
+        ("donkit", results["donkit"].get("breakdown")),
+        (
+            "donkit across instances",
+            results.get("cross_instance", {}).get("donkit", {}).get("breakdown"),
+        ),
+    ):
+        if figures is not None:
+            sentence, (header, *rows) = breakdown_lines(name, figures)
+            lines += [sentence, *format_table(header, rows).splitlines()]
     return lines
 
 

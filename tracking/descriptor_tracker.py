@@ -22,6 +22,7 @@ import torch
 
 from descriptors.config import CorrespondConfig
 from descriptors.evaluate import describe_images
+from descriptors.matching import FrameMatcher
 from descriptors.pairs import catalog, make_pair, plan_pairs
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
@@ -215,103 +216,6 @@ def describe_video(
     )
 
 
-def _square_offsets(radius: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(K,) int64 column and row offsets of the (2r + 1)^2 pixels of a square."""
-    steps = torch.arange(-radius, radius + 1)
-    dv, du = torch.meshgrid(steps, steps, indexing="ij")
-    return du.reshape(-1), dv.reshape(-1)
-
-
-class FrameMatcher:
-    """Best matches of query descriptors in one frame's descriptor image.
-
-    Distances to every pixel come from one matrix product per chunk of queries (|d|^2 - 2 q.d;
-    |q|^2 is the same for every pixel of a query, so it is added to the minima only), which is
-    many times faster than torch.cdist here; search windows and the pixels around a best match
-    are gathered from those.
-    """
-
-    def __init__(self, descriptors: torch.Tensor, chunk: int = 256):
-        """descriptors: (D, H, W) float32."""
-        dims, self.height, self.width = descriptors.shape
-        self.flat_t = descriptors.reshape(dims, -1)  # (D, H * W)
-        self.flat_squared = self.flat_t.square().sum(dim=0)  # (H * W,)
-        self.chunk = chunk
-
-    def match(
-        self,
-        queries: torch.Tensor,
-        centre: torch.Tensor,
-        radius: int,
-        threshold: float = float("inf"),
-        refine_radius: int = 0,
-        temperature: float = 1.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where each query is in this frame.
-
-        Args:
-            queries: (N, D) descriptors.
-            centre: (N, 2) float pixels to search around (NaN entries: the whole image).
-            radius: half the side of the square searched around `centre`, pixels (0: the whole
-                image); a query with nothing nearer than `threshold` there is searched for over
-                the whole image.
-            refine_radius, temperature: the best pixel is refined to the mean position of the
-                pixels within `refine_radius` of it, weighted by softmax(-distance / temperature).
-
-        Returns:
-            xy: (N, 2) float32 pixels (x, y); distance: (N,) float32 to the best pixel.
-        """
-        xy, distance = [], []
-        for start in range(0, len(queries), self.chunk):
-            block = slice(start, start + self.chunk)
-            found = self._match_chunk(
-                queries[block], centre[block], radius, threshold, refine_radius, temperature
-            )
-            xy.append(found[0])
-            distance.append(found[1])
-        if not xy:
-            return torch.zeros(0, 2), torch.zeros(0)
-        return torch.cat(xy), torch.cat(distance)
-
-    def _pixels_around(self, u: torch.Tensor, v: torch.Tensor, radius: int):
-        """(n, K) columns, rows and flat indices of the square of `radius` around pixels (u, v)
-        (n,), clamped into the image (a square at the border repeats its edge pixels)."""
-        du, dv = _square_offsets(radius)
-        columns = (u[:, None] + du).clamp(0, self.width - 1)
-        rows = (v[:, None] + dv).clamp(0, self.height - 1)
-        return columns, rows, rows * self.width + columns
-
-    def _match_chunk(self, queries, centre, radius, threshold, refine_radius, temperature):
-        query_squared = queries.square().sum(dim=1, keepdim=True)  # (n, 1)
-        # |d|^2 - 2 q.d for every pixel: the squared distance less |q|^2.
-        partial = torch.addmm(self.flat_squared, queries, self.flat_t, alpha=-2.0)  # (n, H * W)
-        nearest, best = partial.min(dim=1)
-        windowed = (
-            torch.isfinite(centre[:, 0])
-            if radius > 0
-            else torch.zeros(len(queries), dtype=torch.bool)
-        )
-        if windowed.any():
-            anchor = centre[windowed].round().long()
-            _, _, window = self._pixels_around(anchor[:, 0], anchor[:, 1], radius)
-            window_nearest, index = partial[windowed].gather(1, window).min(dim=1)
-            # Found in its window: it stays there. Otherwise the whole image's best match:
-            # re-detection after an occlusion, or a point that moved far.
-            squared = window_nearest + query_squared[windowed, 0]
-            keep = squared <= threshold**2
-            rows = torch.nonzero(windowed).squeeze(1)[keep]
-            nearest[rows] = window_nearest[keep]
-            best[rows] = window.gather(1, index[:, None])[keep, 0]
-        best_u, best_v = best % self.width, best // self.width
-        xy = torch.stack([best_u, best_v], dim=1).float()
-        if refine_radius > 0:
-            columns, rows, around = self._pixels_around(best_u, best_v, refine_radius)
-            distances = (partial.gather(1, around) + query_squared).clamp_min(0.0).sqrt()
-            weights = torch.softmax(-distances / temperature, dim=1)  # (n, K)
-            xy = torch.stack([(weights * columns).sum(1), (weights * rows).sum(1)], dim=1)
-        return xy, (nearest + query_squared[:, 0]).clamp_min(0.0).sqrt()
-
-
 def track_descriptors(
     descriptors: torch.Tensor, queries: Queries, track: TrackConfig, threshold: float
 ) -> Tracks:
@@ -354,7 +258,8 @@ def track_descriptors(
                     matchers[t] = FrameMatcher(descriptors[t])
                 position, nearest = matchers[t].match(
                     features[active], last_seen[active], track.window_px, threshold,
-                    track.expectation_radius_px, track.expectation_temperature * threshold,
+                    "expectation", track.expectation_radius_px,
+                    track.expectation_temperature * threshold,
                 )  # fmt: skip
                 xy[active, t] = position
                 distance[active, t] = nearest

@@ -36,7 +36,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         them, the share of points whose best match on the other object is nearer than the
         median true match. Writes RUN/eval/metrics.json and RUN/eval/cdf.png (the share of
         matches within each pixel error, per method). The run's own config (its pair
-        policy, its `evaluate` section) is used; --set changes it for this evaluation.""",
+        policy, its `evaluate` section) is used; --set changes it for this evaluation.
+
+        Best matches are refined to sub-pixel (a parabola through the squared descriptor
+        distances around the best pixel) and measured against the exact projection of the
+        true point.
+
+        --breakdown adds each method's error decomposition (under "breakdown" in
+        metrics.json; the trained network's is printed): how often the best match lies on
+        the right object (the simulator's segmentation, or else the connected parts of the
+        fused mask) and its median error there and elsewhere; how often the true match is
+        nearer in descriptor space than every pixel more than 5 px from it, with the median
+        distances to both; and median error, share within 5 px and right-object share by
+        object, by viewpoint change (the angle at the 3D point between its rays to the two
+        cameras) and by the true match's distance to its object's silhouette. Run it on the
+        training scenes too (--data TRAIN): a gap between both says how much is
+        generalization.""",
     )
     parser.add_argument("run", type=Path, metavar="RUN", help="a `donkit train` run folder")
     parser.add_argument("--data", type=Path, required=True, metavar="DATA", help="held-out scenes")
@@ -52,6 +67,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed", type=int, help=f"seed of the pairs (evaluate.seed; default {defaults.seed})"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="add the error decomposition (by object, viewpoint change, distance to the "
+        "silhouette; right-object share; descriptor-distance gap)",
     )
     add_config_options(parser, "evaluate.pairs=30", with_file=False)
     add_device_option(parser)
@@ -71,5 +92,6 @@ def run(args: argparse.Namespace) -> None:
         matches=config.evaluate.matches,
         seed=config.evaluate.seed,
         device_name=args.device or "auto",
+        with_breakdown=args.breakdown,
     )
     print("\n".join(evaluation_lines(results, args.run)))

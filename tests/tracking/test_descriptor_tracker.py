@@ -14,14 +14,8 @@ from descriptors.pairs import load_view
 from formats.scenes import find_scenes, load_scene
 from geometry import backproject_depth, transform
 from learn.backbones import normalize_images
-from tests.descriptors.test_evaluate import coordinate_descriptors
 from tracking.config import TrackConfig
-from tracking.descriptor_tracker import (
-    FrameMatcher,
-    best_threshold,
-    calibrate_visibility,
-    track_descriptors,
-)
+from tracking.descriptor_tracker import best_threshold, calibrate_visibility, track_descriptors
 from tracking.tracks import Queries
 
 
@@ -33,41 +27,6 @@ def test_best_threshold_by_hand():
     # (1 + 1/2) / 2 = 0.75; at 2.5: (1/2 + 1/2) / 2. The first best is kept.
     threshold, accuracy = best_threshold(np.array([1.0, 3.0]), np.array([2.0, 4.0]))
     assert threshold == pytest.approx(1.5) and accuracy == pytest.approx(0.75)
-
-
-def test_the_best_match_is_refined_to_sub_pixel():
-    descriptors = coordinate_descriptors(20, 30).float() * 0.05  # (u, v) / 20
-    truth = torch.tensor([[10.3, 5.7], [2.0, 14.0]])
-    queries = truth * 0.05  # the descriptors of the two points
-    nowhere = torch.full((2, 2), float("nan"))
-    xy, distance = FrameMatcher(descriptors).match(queries, nowhere, radius=0)
-    np.testing.assert_allclose(xy.numpy(), [[10, 6], [2, 14]])  # the nearest pixels
-    np.testing.assert_allclose(distance.numpy(), [0.05 * np.hypot(0.3, 0.3), 0.0], atol=1e-5)
-    refined, _ = FrameMatcher(descriptors).match(
-        queries, nowhere, radius=0, refine_radius=2, temperature=0.02
-    )
-    # The softmax-weighted mean of the 5 x 5 pixels around (10, 6) leans towards the point:
-    # nearer than the best pixel (0.42 px away), and exact where the point is a pixel.
-    assert torch.linalg.vector_norm(refined[0] - truth[0]) < 0.3
-    np.testing.assert_allclose(refined[1].numpy(), [2.0, 14.0], atol=1e-4)
-
-
-def test_a_window_keeps_the_local_match_and_a_lost_point_is_found_anywhere():
-    descriptors = torch.zeros(1, 30, 40)
-    descriptors[0, 5, 5] = 1.0  # the point where it was
-    descriptors[0, 25, 35] = 1.02  # a slightly worse look-alike far away
-    query = torch.tensor([[1.02]])
-    centre = torch.tensor([[6.0, 6.0]])
-    matcher = FrameMatcher(descriptors)
-    xy, distance = matcher.match(query, centre, radius=4, threshold=0.05)
-    np.testing.assert_allclose(xy.numpy(), [[5, 5]])  # within the window, though not the best
-    assert distance.item() == pytest.approx(0.02, abs=1e-5)  # float32 |q|^2 - 2 q.d + |d|^2
-    xy, _ = matcher.match(query, torch.full((1, 2), float("nan")), radius=4)
-    np.testing.assert_allclose(xy.numpy(), [[35, 25]])  # never seen: the whole image
-    descriptors[0, 5, 5] = 0.0  # hidden where it was: nothing near in the window
-    xy, distance = FrameMatcher(descriptors).match(query, centre, radius=4, threshold=0.05)
-    np.testing.assert_allclose(xy.numpy(), [[35, 25]])
-    assert distance.item() == pytest.approx(0.0)
 
 
 def moving_patch_video(frames: int = 10, hidden: tuple[int, ...] = (4, 5)) -> torch.Tensor:
