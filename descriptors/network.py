@@ -1,9 +1,10 @@
 """The dense descriptor network: an image in, a D-dimensional descriptor per pixel out.
 
-A ResNet-18/34 backbone (learn.backbones), features from strides 8, 16 and 32 merged top-down
-into stride 8 (FPN-style skips; 4 with finest_stride 4), a 1x1 head to D channels, bilinear
-upsampling to the input size, and optional L2 normalization. A checkpoint records the network's
-shape (`network_spec`), so `load_network` rebuilds it without the config.
+A backbone (ResNet-18/34 of learn.backbones, or EfficientNet-Lite0 of learn.efficientnet),
+features from strides 8, 16 and 32 merged top-down into stride 8 (FPN-style skips; 4 with
+finest_stride 4), a 1x1 head to D channels, bilinear upsampling to the input size, and optional
+L2 normalization. A checkpoint records the network's shape (`network_spec`), so `load_network`
+rebuilds it without the config.
 """
 
 from __future__ import annotations
@@ -18,6 +19,20 @@ from torch import nn
 from formats import DonkitError
 from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
 from learn.checkpoints import load_checkpoint
+from learn.efficientnet import EfficientNetLite0
+
+EFFICIENTNET_LITE0 = "efficientnet_lite0"
+Backbone = int | str  # a ResNet depth (18, 34) or EFFICIENTNET_LITE0
+
+
+def make_backbone(backbone: Backbone) -> nn.Module:
+    """The backbone module named by `backbone`, with random weights; it has `features` (at
+    strides 2 to 32) and `channels`."""
+    if backbone == EFFICIENTNET_LITE0:
+        return EfficientNetLite0(classifier=False)
+    if backbone in (18, 34):
+        return ResNet(int(backbone))
+    raise DonkitError(f"the backbone is 18, 34 or {EFFICIENTNET_LITE0!r}; got {backbone!r}")
 
 
 class DescriptorNet(nn.Module):
@@ -28,7 +43,7 @@ class DescriptorNet(nn.Module):
 
     def __init__(
         self,
-        depth: int = 18,
+        backbone: Backbone = 18,
         descriptor_dim: int = 16,
         width: int = 128,
         normalize: bool = False,
@@ -37,10 +52,13 @@ class DescriptorNet(nn.Module):
         super().__init__()
         if finest_stride not in (4, 8):
             raise DonkitError(f"the finest stride of the pyramid is 4 or 8; got {finest_stride}")
-        self.backbone = ResNet(depth)
-        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (128, 256, 512))
-        # Stride 4 merges layer1 as well: finer detail for precise matches, at a higher cost.
-        self.lateral_4 = nn.Conv2d(64, width, 1) if finest_stride == 4 else None
+        self.backbone_name = backbone
+        self.backbone = make_backbone(backbone)
+        _, channels_4, *coarser = self.backbone.channels
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in coarser)
+        # Stride 4 merges the stride-4 features as well: finer detail for precise matches, at a
+        # higher cost.
+        self.lateral_4 = nn.Conv2d(channels_4, width, 1) if finest_stride == 4 else None
         self.smooth = nn.Sequential(
             nn.Conv2d(width, width, 3, 1, 1, bias=False),
             nn.BatchNorm2d(width),
@@ -72,7 +90,7 @@ class DescriptorNet(nn.Module):
 def network_spec(network: DescriptorNet) -> dict[str, Any]:
     """What rebuilds `network`'s shape (its weights come from the state dict)."""
     return {
-        "backbone": network.backbone.depth,
+        "backbone": network.backbone_name,
         "descriptor_dim": network.descriptor_dim,
         "width": network.width,
         "normalize": network.normalize,

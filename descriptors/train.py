@@ -18,14 +18,15 @@ import numpy as np
 import torch
 
 from descriptors.config import CorrespondConfig, TrainConfig
-from descriptors.loss import contrastive_loss
-from descriptors.network import DescriptorNet, network_spec
+from descriptors.loss import descriptor_loss
+from descriptors.network import EFFICIENTNET_LITE0, DescriptorNet, network_spec
 from descriptors.training_data import TrainingPairs, collate
 from descriptors.visual import descriptor_image
 from formats import DonkitError
 from formats.scenes import complete_scenes
 from learn.backbones import load_backbone_weights, normalize_images
 from learn.devices import training_processes
+from learn.efficientnet import load_efficientnet_lite0
 from learn.loop import RunSummary, TrainingRun, TrainingStart, start_training
 
 _VALIDATION_SEED_OFFSET = 7919  # held-out pairs are drawn apart from the training stream
@@ -52,8 +53,11 @@ def build_network(train: TrainConfig) -> DescriptorNet:
     network = DescriptorNet(
         train.backbone, train.descriptor_dim, train.width, train.normalize, train.finest_stride
     )
-    if train.pretrained:
-        load_backbone_weights(network.backbone, Path(train.pretrained))
+    weights = Path(train.pretrained) if train.pretrained else None
+    if train.backbone == EFFICIENTNET_LITE0:
+        load_efficientnet_lite0(network.backbone, weights)
+    elif weights is not None:
+        load_backbone_weights(network.backbone, weights)
     return network
 
 
@@ -129,7 +133,9 @@ class _Trainer(TrainingRun):
         self.mixed_precision = train.mixed_precision and self.device.type == "cuda"
         self.network = build_network(train).to(self.device)
         self.model = self.distributed(self.network)
-        self.set_networks([self.network])
+        factor = train.backbone_learning_rate_factor
+        slower = self.network.backbone if factor != 1.0 else None
+        self.set_networks([self.network], slower, factor)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.mixed_precision)
         self.validation: list[dict[str, float]] = []
         if start.resume_state is not None:
@@ -179,7 +185,7 @@ class _Trainer(TrainingRun):
         descriptors_a, descriptors_b = describe(
             self.model, images_a, images_b, self.device, self.mixed_precision
         )
-        total, log = contrastive_loss(
+        total, log = descriptor_loss(
             descriptors_a, descriptors_b, samples.to(self.device), self.train.loss
         )
         self.optimize(total, log)
@@ -208,7 +214,7 @@ class _Trainer(TrainingRun):
             descriptors = describe(
                 self.network, images_a, images_b, self.device, self.mixed_precision
             )
-            _, log = contrastive_loss(*descriptors, samples.to(self.device), self.train.loss)
+            _, log = descriptor_loss(*descriptors, samples.to(self.device), self.train.loss)
             for key, value in log.items():
                 totals.setdefault(key, []).append(value)
         result = {"step": self.step, **{k: float(np.mean(v)) for k, v in totals.items()}}

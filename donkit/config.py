@@ -320,7 +320,7 @@ def commented_yaml(instance: Any, indent: int = 0) -> str:
     pad = "  " * indent
     for f in dataclasses.fields(cls):
         value = getattr(instance, f.name)
-        for line in textwrap.wrap(docs.get(f.name, ""), 96 - len(pad)):
+        for line in textwrap.wrap(docs.get(f.name, ""), 96 - len(pad), break_on_hyphens=False):
             lines.append(f"{pad}# {line}")
         if dataclasses.is_dataclass(value):
             lines.append(f"{pad}{f.name}:")

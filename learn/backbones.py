@@ -50,6 +50,8 @@ class ResNet(nn.Module):
     `input_channels` other than 3 (e.g. 6 for a pose network's pair of images) changes only the
     shape of `conv1.weight`; parameter names stay torchvision's."""
 
+    channels = (64, 64, 128, 256, 512)  # of `features`, at strides 2, 4, 8, 16 and 32
+
     def __init__(self, depth: int, input_channels: int = 3):
         super().__init__()
         if depth not in _BLOCKS:

@@ -180,14 +180,26 @@ class TrainingRun:
         self.scheduler: torch.optim.lr_scheduler.LRScheduler
         self.scaler = torch.amp.GradScaler(device.type, enabled=False)
 
-    def set_networks(self, networks: list[torch.nn.Module]) -> None:
-        """Train the parameters of `networks` with Adam under the loop's schedule."""
+    def set_networks(
+        self,
+        networks: list[torch.nn.Module],
+        slower: torch.nn.Module | None = None,
+        slower_factor: float = 1.0,
+    ) -> None:
+        """Train the parameters of `networks` with Adam under the loop's schedule; those of
+        `slower` (a part of them, e.g. a pretrained encoder) at `slower_factor` times the
+        learning rate."""
         loop = self.loop_config
         self.parameters = [p for network in networks for p in network.parameters()]
+        held_back = {id(p) for p in slower.parameters()} if slower is not None else set()
+        groups = [{"params": [p for p in self.parameters if id(p) not in held_back]}]
+        if held_back:
+            slow = [p for p in self.parameters if id(p) in held_back]
+            groups.append({"params": slow, "lr": loop.learning_rate * slower_factor})
         # foreach: one kernel over all parameters (the default loops over them on CPU); the
         # same numbers either way.
         self.optimizer = torch.optim.Adam(
-            self.parameters, lr=loop.learning_rate, weight_decay=loop.weight_decay, foreach=True
+            groups, lr=loop.learning_rate, weight_decay=loop.weight_decay, foreach=True
         )
         if loop.schedule == "step":
             self.scheduler = torch.optim.lr_scheduler.StepLR(

@@ -1,4 +1,4 @@
-"""The contrastive loss against values worked out by hand on tiny tensors."""
+"""The descriptor losses against values worked out by hand on tiny tensors."""
 
 import math
 
@@ -7,7 +7,14 @@ import torch
 
 from descriptors.config import LossConfig
 from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
-from descriptors.loss import Samples, contrastive_loss, hard_negative_term
+from descriptors.loss import (
+    Samples,
+    descriptor_loss,
+    distributional_term,
+    first_per_pair,
+    gaussian_window,
+    hard_negative_term,
+)
 
 
 def tensor(*rows):
@@ -49,7 +56,7 @@ def test_each_term_by_hand():
     weights = LossConfig(
         margin=0.5, background_margin=2.0, blind_weight=0.5, cross_object_weight=2.0
     )
-    total, log = contrastive_loss(a, b, samples, weights)
+    total, log = descriptor_loss(a, b, samples, weights)
     match = (0.3**2 + 0.4**2) / 2
     # Masked: a(0,0)-b(0,1) is 0.1 -> 0.4^2; a(1,0)-b(0,0) is sqrt(1 + 0.09) > 0.5 -> 0:
     # one hard negative, so the term is 0.16 / 1 (not 0.16 / 2).
@@ -75,8 +82,78 @@ def test_gradients_flow_and_empty_terms_are_zero():
         nonmatch_pair=none, nonmatch_uv_a=none.view(0, 2), nonmatch_uv_b=none.view(0, 2),
         nonmatch_kind=none,
     )  # fmt: skip
-    total, log = contrastive_loss(a, b, samples, LossConfig())
+    total, log = descriptor_loss(a, b, samples, LossConfig())
     total.backward()
     # d/da of ||a - b||^2 at a(0,0) = 2 (a - b) = (0, -0.6).
     torch.testing.assert_close(a.grad[0, :, 0, 0], torch.tensor([0.0, -0.6]))
     assert log["masked"] == 0.0 and log["total"] == pytest.approx(0.09)
+
+
+def test_the_gaussian_window_is_normalized_centred_and_cut_at_the_border():
+    pixels, weights = gaussian_window(torch.tensor([[3, 2], [0, 0]]), 5, 7, 1.0)
+    assert pixels.shape == weights.shape == (2, 49)  # radius ceil(3 sigma) = 3: 7 x 7
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
+    target = torch.zeros(2, 35).scatter_add(1, pixels, weights).reshape(2, 5, 7)
+    assert target[0].argmax().item() == 2 * 7 + 3
+    # A neighbour 1 px away weighs exp(-1 / 2) of the centre, one 1 px diagonally exp(-1).
+    assert (target[0, 2, 4] / target[0, 2, 3]).item() == pytest.approx(math.exp(-0.5))
+    assert (target[0, 1, 4] / target[0, 2, 3]).item() == pytest.approx(math.exp(-1.0))
+    # In the corner, the window's pixels outside the image weigh nothing: what is inside is
+    # the product of two half Gaussians, exp(-u^2 / 2) exp(-v^2 / 2) over u, v in 0..3.
+    half = sum(math.exp(-(k**2) / 2) for k in range(4))
+    assert target[1, 0, 0].item() == pytest.approx(1 / half**2, rel=1e-5)
+    assert target[1].sum().item() == pytest.approx(1.0)
+
+
+def test_distributional_term_by_hand():
+    # B is one row of 3 pixels with 1-D descriptors 0, 1, 2; the query (A's pixel) is 0 and its
+    # true match is pixel 0. With sigma 0.05 px the target is pixel 0 alone (its neighbours weigh
+    # exp(-200)), so KL(target || p) = -log p(0) = log(1 + e^-1 + e^-4) at temperature 1, and
+    # log(1 + e^-2 + e^-8) at temperature 0.5.
+    a = torch.zeros(1, 1, 1, 3)
+    b = torch.tensor([0.0, 1.0, 2.0]).view(1, 1, 1, 3)
+    pair, uv_a, uv_b = tensor(0), tensor([0, 0]), tensor([0, 0])
+    value = distributional_term(a, b, pair, uv_a, uv_b, sigma_px=0.05, temperature=1.0)
+    assert value.item() == pytest.approx(math.log(1 + math.exp(-1) + math.exp(-4)), rel=1e-5)
+    value = distributional_term(a, b, pair, uv_a, uv_b, sigma_px=0.05, temperature=0.5)
+    assert value.item() == pytest.approx(math.log(1 + math.exp(-2) + math.exp(-8)), rel=1e-5)
+
+
+def test_distributional_term_is_zero_when_the_softmax_is_the_target():
+    # Descriptors equal to sqrt(1 / (2 sigma^2)) times the pixel's column: the softmax of
+    # -(d_a - d_b)^2 is then exactly the Gaussian target around the query's own column.
+    sigma = 1.5
+    columns = torch.arange(9.0) / (math.sqrt(2.0) * sigma)
+    a = columns.view(1, 1, 1, 9)
+    b = columns.view(1, 1, 1, 9).clone()
+    value = distributional_term(a, b, tensor(0), tensor([4, 0]), tensor([4, 0]), sigma, 1.0)
+    assert value.item() == pytest.approx(0.0, abs=1e-6)
+    # The true match elsewhere than the softmax's peak costs more.
+    worse = distributional_term(a, b, tensor(0), tensor([4, 0]), tensor([6, 0]), sigma, 1.0)
+    assert worse.item() > 0.5
+
+
+def test_the_distributional_kind_replaces_match_masked_and_background_terms():
+    a, b = tiny()
+    samples = Samples(
+        match_pair=tensor(0), match_uv_a=tensor([0, 0]), match_uv_b=tensor([0, 0]),
+        nonmatch_pair=tensor(0, 0, 0), nonmatch_uv_a=tensor([0, 0], [0, 0], [0, 0]),
+        nonmatch_uv_b=tensor([0, 1], [1, 1], [0, 1]),
+        nonmatch_kind=tensor(MASKED, BACKGROUND, BLIND),
+    )  # fmt: skip
+    weights = LossConfig(kind="distributional", sigma_px=0.05)
+    total, log = descriptor_loss(a, b, samples, weights)
+    # a(0,0) = (0, 0) against b's four pixels: b(0,0) 0.09, b(1,0) 0, b(0,1) 0.01, b(1,1) 1.16
+    # squared away; the target is b(0,0) alone.
+    squared = torch.tensor([0.09, 0.0, 0.01, 1.16])
+    expected = -torch.log_softmax(-squared, dim=0)[0].item()
+    assert log["match"] == pytest.approx(expected, rel=1e-5)
+    assert log["masked"] == 0.0 and log["background"] == 0.0
+    assert log["blind"] == pytest.approx(0.4**2)  # a(0,0)-b(0,1) is 0.1: still a hinge
+    assert total.item() == pytest.approx(expected + 0.4**2, rel=1e-5)
+
+
+def test_first_per_pair_keeps_the_first_rows_of_each_pair():
+    pair = tensor(0, 0, 0, 1, 1, 0, 1, 2)
+    kept = first_per_pair(pair, 2)
+    assert kept.tolist() == [True, True, False, True, True, False, False, True]

@@ -10,7 +10,7 @@ from learn.backbones import normalize_images
 
 @pytest.mark.parametrize("height,width", [(240, 320), (61, 97)])
 def test_descriptors_have_the_image_size(height, width):
-    network = DescriptorNet(depth=18, descriptor_dim=5).eval()
+    network = DescriptorNet(backbone=18, descriptor_dim=5).eval()
     images = torch.randint(0, 256, (2, height, width, 3), dtype=torch.uint8)
     with torch.no_grad():
         descriptors = network(normalize_images(images))
@@ -18,7 +18,7 @@ def test_descriptors_have_the_image_size(height, width):
 
 
 def test_l2_normalization():
-    network = DescriptorNet(depth=18, descriptor_dim=3, normalize=True).eval()
+    network = DescriptorNet(backbone=18, descriptor_dim=3, normalize=True).eval()
     with torch.no_grad():
         descriptors = network(torch.randn(1, 3, 64, 64))
     torch.testing.assert_close(descriptors.norm(dim=1), torch.ones(1, 64, 64))
@@ -62,3 +62,40 @@ def test_checkpoints_from_before_the_stride_option_load_as_stride_8(tmp_path):
     save_checkpoint(tmp_path / "old.pt", state)
     loaded, _ = load_network(tmp_path / "old.pt")
     assert loaded.finest_stride == 8 and loaded.lateral_4 is None
+
+
+def test_an_efficientnet_lite0_backbone_starts_from_the_installed_imagenet_weights(tmp_path):
+    from descriptors.config import TrainConfig
+    from descriptors.network import load_network, network_spec
+    from descriptors.train import build_network
+    from learn.checkpoints import save_checkpoint
+    from learn.efficientnet import efficientnet_lite0_weights
+
+    train = TrainConfig(backbone="efficientnet_lite0", descriptor_dim=6, width=32, finest_stride=4)
+    network = build_network(train).eval()
+    file = torch.load(efficientnet_lite0_weights(), weights_only=True)
+    backbone = network.backbone.state_dict()
+    # Every encoder tensor is the file's; the head and classifier are left out.
+    assert set(backbone) == {
+        key for key in file if not key.startswith(("_conv_head", "_bn1.", "_fc"))
+    }
+    for key, value in backbone.items():
+        assert torch.equal(value, file[key]), key
+    images = torch.randint(0, 256, (1, 61, 97, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        descriptors = network(normalize_images(images))
+    assert descriptors.shape == (1, 6, 61, 97)
+    # The checkpoint's spec names the backbone, and the network comes back the same.
+    spec = network_spec(network)
+    assert spec["backbone"] == "efficientnet_lite0" and spec["finest_stride"] == 4
+    save_checkpoint(
+        tmp_path / "run.pt", {"model": network.state_dict(), "network": spec, "step": 1}
+    )
+    loaded, _ = load_network(tmp_path / "run.pt")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(normalize_images(images)), descriptors)
+
+
+def test_an_unknown_backbone_is_refused():
+    with pytest.raises(DonkitError, match="18, 34 or 'efficientnet_lite0'"):
+        DescriptorNet(backbone=50)

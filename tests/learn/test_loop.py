@@ -47,3 +47,24 @@ def test_resuming_checks_the_run_and_its_kind(tmp_path):
     check_run_folder(RunFolder(tmp_path / "depth_run"), True, "depth", "donkit depth train")
     with pytest.raises(DonkitError, match="holds a depth run, not a descriptors run"):
         check_run_folder(RunFolder(tmp_path / "depth_run"), True, "descriptors", "donkit train")
+
+
+def test_a_slower_part_learns_at_its_share_of_the_rate(tmp_path):
+    from learn.devices import Processes
+    from learn.loop import TrainingRun
+
+    network = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    loop = LoopConfig(schedule="step", decay_every=2, decay_factor=0.5, learning_rate=0.1)
+    run = TrainingRun(loop, RunFolder(tmp_path), torch.device("cpu"), Processes(), False)
+    run.set_networks([network], network[0], 0.25)
+    rates = [group["lr"] for group in run.optimizer.param_groups]
+    sizes = [sum(p.numel() for p in group["params"]) for group in run.optimizer.param_groups]
+    assert rates == pytest.approx([0.1, 0.025]) and sizes == [3 + 1, 6 + 3]
+    for _ in range(2):  # the schedule scales both groups alike
+        run.optimizer.step()
+        run.scheduler.step()
+    assert [g["lr"] for g in run.optimizer.param_groups] == pytest.approx([0.05, 0.0125])
+    # Without a slower part: one group, as the optimizer states of earlier runs hold.
+    run.set_networks([network])
+    assert len(run.optimizer.param_groups) == 1
+    assert len(run.parameters) == 4
