@@ -345,7 +345,11 @@ class TrainingRun:
                     window = []
                 if self.validate_due() or last:
                     self.validate(writer)
-                if self.step % loop.last_every == 0 or last:
+                if (
+                    self.step % loop.last_every == 0
+                    or self.step % loop.checkpoint_every == 0
+                    or last
+                ):
                     self.save()
                 clock = time.perf_counter()  # logs, validation and saving are not step time
         finally:

@@ -68,3 +68,43 @@ def test_a_slower_part_learns_at_its_share_of_the_rate(tmp_path):
     run.set_networks([network])
     assert len(run.optimizer.param_groups) == 1
     assert len(run.parameters) == 4
+
+
+class _TinyRun:
+    """A TrainingRun of one linear layer on constant samples, to watch the loop's saving."""
+
+    @staticmethod
+    def make(root, loop):
+        from learn.devices import Processes
+        from learn.loop import TrainingRun
+
+        class Tiny(TrainingRun):
+            kind = "tiny"
+
+            def __init__(self):
+                super().__init__(loop, RunFolder(root), torch.device("cpu"), Processes(), False)
+                self.network = torch.nn.Linear(2, 1)
+                self.set_networks([self.network])
+
+            def network_state(self):
+                return {"model": self.network.state_dict()}
+
+            def train_step(self, batch, writer):
+                loss = self.network(batch).square().mean()
+                log = {"total": float(loss.detach())}
+                self.optimize(loss, log)
+                return log
+
+        return Tiny()
+
+
+def test_kept_checkpoints_are_written_when_due_whatever_last_every_is(tmp_path):
+    # checkpoint_every 3 and last_every 5 do not divide each other: steps 3 and 6 are kept
+    # anyway (they used to be kept only when last.pt was refreshed too), and the final step 7.
+    loop = LoopConfig(steps=7, checkpoint_every=3, last_every=5, log_every=1, loader_workers=0)
+    run = _TinyRun.make(tmp_path, loop)
+    samples = [torch.ones(2)] * 7
+    run.loop(samples, torch.stack, 1, {})
+    kept = sorted(path.name for path in RunFolder(tmp_path).checkpoints.glob("step_*.pt"))
+    assert kept == ["step_000003.pt", "step_000006.pt", "step_000007.pt"]
+    assert torch.load(RunFolder(tmp_path).last, weights_only=True)["step"] == 7
