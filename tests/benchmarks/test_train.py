@@ -1,0 +1,58 @@
+"""The recipe benchmark's pure figures: PCK AUC, and training minutes from log.jsonl."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.train import (
+    RECIPES,
+    checkpoint_overrides,
+    cumulative_step_seconds,
+    read_log,
+    step_seconds_at,
+)
+from donkit.config import load_config
+from learn.config import LoopConfig
+
+
+def write_log(path: Path) -> Path:
+    """log_every 10 over 25 steps: windows of 10, 10 and 5 steps, then a line cut by a kill."""
+    entries = [
+        {"step": 10, "step_time_s": 1.0, "total": 0.5},
+        {"step": 20, "step_time_s": 2.0, "total": 0.4},
+        {"step": 25, "step_time_s": 4.0, "total": 0.3},
+    ]
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in entries) + '{"step": 3')
+    return path
+
+
+def test_cumulative_step_seconds_from_a_hand_written_log(tmp_path: Path) -> None:
+    entries = read_log(write_log(tmp_path / "log.jsonl"))
+    assert [entry["step"] for entry in entries] == [10, 20, 25]
+    steps, seconds = cumulative_step_seconds(entries)
+    assert steps.tolist() == [0, 10, 20, 25]
+    assert seconds.tolist() == pytest.approx([0.0, 10.0, 30.0, 50.0])  # 10 x 1, + 10 x 2, + 5 x 4
+    assert step_seconds_at(entries, 0) == 0.0
+    assert step_seconds_at(entries, 20) == pytest.approx(30.0)
+    assert step_seconds_at(entries, 25) / 60 == pytest.approx(50 / 60)
+    assert step_seconds_at(entries, 15) == pytest.approx(20.0)  # between logged steps
+    with pytest.raises(ValueError, match="ends at step 25"):
+        step_seconds_at(entries, 30)
+
+
+def test_checkpoint_overrides_keep_evenly_spaced_checkpoints() -> None:
+    assert checkpoint_overrides(LoopConfig(steps=600, last_every=50), 4) == [
+        "train.loop.checkpoint_every=150"
+    ]
+    # A kept checkpoint is only written where last.pt is refreshed.
+    assert checkpoint_overrides(LoopConfig(steps=20, last_every=50), 4) == [
+        "train.loop.checkpoint_every=5",
+        "train.loop.last_every=5",
+    ]
+    assert checkpoint_overrides(LoopConfig(steps=3, last_every=50), 4)[0].endswith("=1")
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipes_are_valid_overrides_of_the_demo_config(name: str) -> None:
+    load_config(None, list(RECIPES[name]))
