@@ -91,6 +91,10 @@ class LossConfig:
     """The distributional softmax is over -||d_a - d_b||^2 / temperature."""
     distributional_matches: int = 128
     """Matches per pair the distributional term is averaged over (each costs H x W distances)."""
+    distributional_stride: int = 1
+    """The distributional softmax runs over every pixel of B (1), or over every s-th pixel of
+    each row and column: s^2 times fewer distances (the descriptors are upsampled from the
+    network's stride 8 or 4, so little is lost)."""
     margin: float = 0.5
     """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
     background_margin: float = 0.5
@@ -104,7 +108,7 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         positive(self, "margin", "background_margin", "sigma_px", "temperature")
-        at_least(self, 1, "distributional_matches")
+        at_least(self, 1, "distributional_matches", "distributional_stride")
         not_negative(self, "match_weight", "blind_weight", "cross_object_weight")
 
 

@@ -56,16 +56,21 @@ def hard_negative_term(distances: torch.Tensor, margin: float) -> tuple[torch.Te
 
 
 def gaussian_window(
-    uv_b: torch.Tensor, height: int, width: int, sigma_px: float
+    uv_b: torch.Tensor, height: int, width: int, sigma_px: float, stride: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A Gaussian of `sigma_px` around each pixel uv_b (N, 2), cut at 3 sigma and at the
-    image's border and normalized there: (N, K) flat pixel indices and (N, K) weights summing
-    to 1 (0 for the window's pixels outside the image, whose indices are clamped in)."""
-    radius = max(1, math.ceil(3.0 * sigma_px))
+    """A Gaussian of `sigma_px` around each pixel uv_b (N, 2), on the grid of every `stride`-th
+    pixel of each row and column (H x W grid points; grid point (i, j) is pixel
+    (j * stride, i * stride)), cut at 3 sigma and at the grid's border and normalized there:
+    (N, K) flat grid indices and (N, K) weights summing to 1 (0 for the window's points outside
+    the grid, whose indices are clamped in)."""
+    centre = uv_b.float()
+    base = torch.round(centre / stride).long()  # the nearest grid point
+    radius = max(1, math.ceil(3.0 * sigma_px / stride))
     du, dv = (offset.to(uv_b.device) for offset in square_offsets(radius))
-    columns, rows = uv_b[:, :1] + du, uv_b[:, 1:] + dv  # (N, K)
+    columns, rows = base[:, :1] + du, base[:, 1:] + dv  # (N, K)
     inside = (columns >= 0) & (columns < width) & (rows >= 0) & (rows < height)
-    weights = torch.exp(-(du**2 + dv**2).float() / (2.0 * sigma_px**2)) * inside
+    squared = (columns * stride - centre[:, :1]) ** 2 + (rows * stride - centre[:, 1:]) ** 2
+    weights = torch.exp(-squared / (2.0 * sigma_px**2)) * inside
     index = rows.clamp(0, height - 1) * width + columns.clamp(0, width - 1)
     return index, weights / weights.sum(dim=1, keepdim=True)
 
@@ -78,16 +83,19 @@ def distributional_term(
     uv_b: torch.Tensor,
     sigma_px: float,
     temperature: float,
+    stride: int = 1,
 ) -> torch.Tensor:
     """Mean over matches of KL(Gaussian target around uv_b || softmax over B's pixels).
 
     The target is `gaussian_window`'s: only its pixels enter the sum, and the softmax's
-    normalizer is over all of B.
+    normalizer is over all of B's pixels, or over every `stride`-th of each row and column
+    (stride^2 times fewer distances).
 
     Args:
         descriptors_a, descriptors_b: (B, D, H, W).
         pair: (N,) the pair of each match; uv_a, uv_b: (N, 2) its pixels (u, v).
     """
+    descriptors_b = descriptors_b[:, :, ::stride, ::stride]
     height, width = descriptors_b.shape[-2:]
     queries = gather(descriptors_a, pair, uv_a)  # (N, D)
     terms = []
@@ -101,7 +109,7 @@ def distributional_term(
             + flat_b.square().sum(dim=0, keepdim=True)
         )  # (n, H * W)
         log_p = torch.log_softmax(-squared / temperature, dim=1)
-        pixels, target = gaussian_window(uv_b[rows], height, width, sigma_px)
+        pixels, target = gaussian_window(uv_b[rows], height, width, sigma_px, stride)
         log_target = torch.log(target.clamp_min(torch.finfo(target.dtype).tiny))
         terms.append((target * (log_target - log_p.gather(1, pixels))).sum(dim=1))
     return torch.cat(terms).mean()
@@ -133,7 +141,7 @@ def descriptor_loss(
         match = distributional_term(
             descriptors_a, descriptors_b, samples.match_pair[chosen],
             samples.match_uv_a[chosen], samples.match_uv_b[chosen], weights.sigma_px,
-            weights.temperature,
+            weights.temperature, weights.distributional_stride,
         )  # fmt: skip
     elif len(samples.match_pair):
         match_a = gather(descriptors_a, samples.match_pair, samples.match_uv_a)

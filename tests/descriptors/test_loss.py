@@ -157,3 +157,19 @@ def test_first_per_pair_keeps_the_first_rows_of_each_pair():
     pair = tensor(0, 0, 0, 1, 1, 0, 1, 2)
     kept = first_per_pair(pair, 2)
     assert kept.tolist() == [True, True, False, True, True, False, False, True]
+
+
+def test_a_strided_distributional_term_runs_over_every_s_th_pixel():
+    # B is one row of 6 pixels with descriptors 0..5; stride 2 keeps pixels 0, 2, 4. A query
+    # of 2 with its true match at pixel 2 (sigma 0.05: the target is that grid point alone):
+    # squared distances 4, 0, 4, so KL = -log p = log(1 + 2 e^-4).
+    a = torch.full((1, 1, 1, 6), 2.0)
+    b = torch.arange(6.0).view(1, 1, 1, 6)
+    value = distributional_term(a, b, tensor(0), tensor([0, 0]), tensor([2, 0]), 0.05, 1.0, 2)
+    assert value.item() == pytest.approx(math.log(1 + 2 * math.exp(-4)), rel=1e-5)
+    # A true match between grid points (pixel 3) weighs pixels 2 and 4 alike, pixel 0 by its
+    # distance of 3 px: exp(-9 / 2) against exp(-1 / 2), sigma 1.
+    pixels, weights = gaussian_window(tensor([3, 0]), 1, 3, 1.0, stride=2)
+    target = torch.zeros(1, 3).scatter_add(1, pixels, weights)[0]
+    expected = torch.tensor([math.exp(-4.5), math.exp(-0.5), math.exp(-0.5)])
+    torch.testing.assert_close(target, expected / expected.sum())
