@@ -93,6 +93,26 @@ def normalize_images(images: torch.Tensor) -> torch.Tensor:
     return (images.permute(0, 3, 1, 2).float() / 255.0 - mean) / std
 
 
+def read_state_dict(
+    path: Path, label: str, hint: str = "", unwrap: bool = False
+) -> dict[str, torch.Tensor]:
+    """The state dict (parameter name -> tensor) that file `path` holds, read as tensors only
+    (`weights_only`); with `unwrap`, also one saved under a "state_dict" key.
+
+    Raises DonkitError, naming the file as `label` {path} and ending in `hint`, when it cannot
+    be read or holds something else."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several kinds for a damaged file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DonkitError(f"{label} {path} are not a readable state dict ({reason})") from None
+    if unwrap and isinstance(state, dict):
+        state = state.get("state_dict", state)
+    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        raise DonkitError(f"{label} {path} are not a state dict (parameter name -> tensor){hint}")
+    return state
+
+
 def load_backbone_weights(backbone: ResNet, path: Path) -> list[str]:
     """Load torchvision ResNet weights (a state dict saved with torch.save) into `backbone`.
 
@@ -102,19 +122,12 @@ def load_backbone_weights(backbone: ResNet, path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DonkitError(f"backbone weights {path} do not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several kinds for a damaged file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DonkitError(
-            f"backbone weights {path} are not a readable state dict ({reason})"
-        ) from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
-        raise DonkitError(
-            f"backbone weights {path} are not a state dict (parameter name -> tensor); save "
-            "the torchvision model's state_dict() with torch.save"
-        )
+    state = read_state_dict(
+        path,
+        "backbone weights",
+        "; save the torchvision model's state_dict() with torch.save",
+        unwrap=True,
+    )
     unused = [key for key in state if key.startswith("fc.")]
     wanted = {key: value for key, value in state.items() if not key.startswith("fc.")}
     try:

