@@ -99,6 +99,7 @@ def pair_records(
     best_uv: np.ndarray,
     uv_true: np.ndarray,
     squared: torch.Tensor,
+    true_distance: np.ndarray,
 ) -> MatchRecords:
     """The records of a pair's matches.
 
@@ -106,14 +107,13 @@ def pair_records(
         best_uv: (N, 2) float sub-pixel best matches in B.
         uv_true: (N, 2) float exact true matches in B.
         squared: (N, H * W) squared descriptor distances of A's matches to every pixel of B.
+        true_distance: (N,) descriptor distances to the true matches (pixels uv_b).
     """
     labels, names = object_labels(pair)
     height, width = labels.shape
     best = np.clip(np.rint(best_uv).astype(np.int64), 0, [width - 1, height - 1])
     truth = pair.uv_b
     true_label = labels[truth[:, 1], truth[:, 0]]
-    flat_true = torch.from_numpy(truth[:, 1] * width + truth[:, 0])
-    true_distance = squared.gather(1, flat_true[:, None])[:, 0].double().sqrt().numpy()
     return MatchRecords(
         error_px=np.linalg.norm(best_uv - uv_true, axis=1),
         object_name=np.array([names.get(int(value), NO_GROUND_TRUTH) for value in true_label]),

@@ -91,6 +91,7 @@ def cross_instance_pairs(
         return []
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1A55]))
     scenes = {x.scene: load_scene(paths[x.scene]) for pair in partners for x in pair}
+    names = {position: object_names(paths[position]) for position in scenes}
     showing: dict[tuple[int, str], list[int]] = {}
     chosen = []
     for _ in range(pairs * 3):  # some draws find no visible match
@@ -107,7 +108,10 @@ def cross_instance_pairs(
         frame_a = views_x[int(rng.integers(len(views_x)))]
         frame_b = views_y[int(rng.integers(len(views_y)))]
         view_b = load_view(scenes[y.scene], frame_b, edge_threshold_m)
-        pair = _pair(scenes[x.scene], frame_a, x, scenes[y.scene], frame_b, y, view_b, matches, rng)
+        pair = _pair(
+            scenes[x.scene], frame_a, x, scenes[y.scene], frame_b, y, view_b, names[y.scene],
+            matches, rng,
+        )  # fmt: skip
         if pair is not None:
             chosen.append(pair)
     return chosen
@@ -121,6 +125,7 @@ def _pair(
     frame_b: int,
     y: Instance,
     view_b: View,
+    names_b: dict[int, str] | None,
     matches: int,
     rng: np.random.Generator,
 ) -> EvaluationPair | None:
@@ -166,7 +171,7 @@ def _pair(
         y.object_to_world
         @ invert_pose(x.object_to_world)
         @ scene_a.frames[frame_a].camera_to_world,
-        **ground_truth_of(scene_b, frame_b, object_names(scene_b.path)),
+        **ground_truth_of(scene_b, frame_b, names_b),
         excluded_b=(
             scene_b.segmentation(frame_b) == x.segmentation_id if x.scene == y.scene else None
         ),

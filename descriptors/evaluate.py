@@ -175,7 +175,9 @@ def evaluate_method(
                 error_m = np.linalg.norm(world_points(pair.view_b, best.pixel) - pair.xyz, axis=1)
                 errors_m.setdefault(pair.kind, []).append(error_m)
                 if records is not None:
-                    records.append(pair_records(pair, best.uv, uv_true, best.squared))
+                    records.append(
+                        pair_records(pair, best.uv, uv_true, best.squared, best.true_distance)
+                    )
             best.squared = None  # (N, H * W): not kept beyond its pair
             found.setdefault(pair.kind, []).append(best)
             bar.update(1)

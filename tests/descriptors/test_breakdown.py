@@ -194,7 +194,7 @@ def test_records_of_a_pair_with_matches_on_the_wrong_object():
     queries, descriptors = describe(pair)
     found = best_matches(queries, descriptors, pair.view_b.mask, pair.uv_b)
     uv_true = exact_true_matches(pair)
-    records = pair_records(pair, found.uv, uv_true, found.squared)
+    records = pair_records(pair, found.uv, uv_true, found.squared, found.true_distance)
     # Coordinate descriptors: the refined best matches are the queries' positions (exactly:
     # the squared distances are parabolas), and descriptor distance is pixel distance.
     np.testing.assert_allclose(found.uv, QUERY_UV, atol=1e-9)
@@ -215,7 +215,9 @@ def test_breakdown_figures_of_a_pair_with_matches_on_the_wrong_object():
     pair = labelled_pair()
     queries, descriptors = describe(pair)
     found = best_matches(queries, descriptors, pair.view_b.mask, pair.uv_b)
-    figures = breakdown(pair_records(pair, found.uv, exact_true_matches(pair), found.squared))
+    figures = breakdown(
+        pair_records(pair, found.uv, exact_true_matches(pair), found.squared, found.true_distance)
+    )
     assert figures["matches"] == 7
     assert figures["right_object_share"] == pytest.approx(5 / 7)
     assert figures["on_objects_share"] == pytest.approx(6 / 7)
@@ -261,7 +263,9 @@ def test_a_match_off_every_object_is_never_right_and_a_tie_is_not_nearest():
     # The query 0 is 3 from its true match (5, 5), the first of the tie, and 3 from (16, 5).
     queries = torch.tensor([[20.0], [0.0]], dtype=torch.float64)
     found = best_matches(queries, descriptors, pair.view_b.mask, true_uv)
-    records = pair_records(pair, found.uv, exact_true_matches(pair), found.squared)
+    records = pair_records(
+        pair, found.uv, exact_true_matches(pair), found.squared, found.true_distance
+    )
     np.testing.assert_allclose(records.error_px, [0.0, 0.0], atol=1e-9)
     np.testing.assert_array_equal(records.right_object, [False, True])
     np.testing.assert_array_equal(records.on_objects, [False, True])
