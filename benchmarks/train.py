@@ -58,6 +58,7 @@ from descriptors.train import train_descriptors
 from donkit.table import format_table
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
+from formats.runs import RunFolder
 from learn.config import LoopConfig
 from reconstruct import FuseConfig, fuse
 
@@ -180,17 +181,6 @@ def speed_benchmark(args: argparse.Namespace) -> None:
 # Recipe mode: pure figures.
 
 
-def read_log(path: Path) -> list[dict[str, float]]:
-    """The entries of a run's log.jsonl, in order (a line cut short by a kill ends it)."""
-    entries = []
-    for line in path.read_text().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            break
-    return entries
-
-
 def cumulative_step_seconds(entries: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
     """Steps and the training (step) seconds summed up to each, from log.jsonl's entries: each
     entry's step_time_s is the mean over its window, the steps since the previous entry (the
@@ -213,13 +203,8 @@ def step_seconds_at(entries: list[dict[str, float]], step: int) -> float:
 
 def checkpoint_overrides(loop: LoopConfig, checkpoints: int) -> list[str]:
     """Overrides keeping `checkpoints` checkpoints evenly over a run of `loop.steps` (the last
-    step's is always kept). A kept checkpoint is written only where last.pt is refreshed, so
-    last_every becomes checkpoint_every when it does not divide it."""
-    every = max(1, loop.steps // checkpoints)
-    overrides = [f"train.loop.checkpoint_every={every}"]
-    if every % loop.last_every:
-        overrides.append(f"train.loop.last_every={every}")
-    return overrides
+    step's is always kept)."""
+    return [f"train.loop.checkpoint_every={max(1, loop.steps // checkpoints)}"]
 
 
 # Recipe mode: one recipe's run.
@@ -278,10 +263,9 @@ def check_recipe_record(run: RecipeRun, data: Path) -> None:
 def follow_training(process: subprocess.Popen, run: RecipeRun, steps: int) -> None:
     """Wait for a training subprocess, showing one progress line from its log.jsonl."""
     started, shown = time.monotonic(), None
-    log = run.folder / "log.jsonl"
     while process.poll() is None:
         time.sleep(2.0)
-        entries = read_log(log) if log.is_file() else []
+        entries = RunFolder(run.folder).log_entries()
         step = int(entries[-1]["step"]) if entries else 0
         if step != shown:
             shown = step
@@ -324,7 +308,7 @@ def read_training_times(run: RecipeRun) -> None:
     run.steps = int(summary["steps"])
     run.train_seconds = float(summary["seconds"])
     run.resumed = int(summary["first_step"]) > 0
-    run.step_seconds = step_seconds_at(read_log(run.folder / "log.jsonl"), run.steps)
+    run.step_seconds = step_seconds_at(RunFolder(run.folder).log_entries(), run.steps)
 
 
 def kept_checkpoints(folder: Path) -> dict[int, Path]:
@@ -431,7 +415,7 @@ def score_run(run: RecipeRun, held_out_pairs: HeldOutPairs) -> None:
     print(f"  {run.name}: scored steps {', '.join(cache['steps'])} ({path})")
     run.scores = {int(step): figures for step, figures in cache["steps"].items()}
     run.pairs_fingerprint = cache["pairs_fingerprint"]
-    entries = read_log(run.folder / "log.jsonl")
+    entries = RunFolder(run.folder).log_entries()
     run.minutes = {step: step_seconds_at(entries, step) / 60 for step in run.scores}
 
 

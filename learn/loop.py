@@ -410,15 +410,10 @@ class TrainingRun:
         if not self.folder.log.is_file():
             return
         kept = []
-        for line in self.folder.log.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-                step = entry["step"]
-            except (ValueError, KeyError, TypeError):
-                break  # a line cut short by the kill: nothing after it was written
-            if step > self.step:
+        for entry in self.folder.log_entries():
+            if entry["step"] > self.step:
                 break
-            kept.append(line + "\n")
+            kept.append(json.dumps(entry) + "\n")  # as `_log` wrote it
             # What the summary reports when nothing is left to do (a run killed after its
             # last save and before its summary): the means of the last logged window.
             self.last_means = {k: v for k, v in entry.items() if k != "step"}
