@@ -2,7 +2,8 @@
 
 An image's geometric change (random zoom, crop or pad, and a 180-degree turn) is one affine map
 of pixel centres, applied to the image, its mask and every (u, v) that refers to it, so a match
-stays a match. Background randomization and colour jitter change colours only.
+stays a match. The output is the input's size, or a smaller crop (`TrainConfig.crop_px`) placed
+around an anchor pixel. Background randomization and colour jitter change colours only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Augmentation:
     """One image's random changes."""
 
     pixel_map: np.ndarray  # (2, 3) float64 affine map of pixel centres: input (u, v, 1) -> output
+    size: tuple[int, int]  # (width, height) of the output, pixels
     background: int | None  # index of the background texture replacing the background, or None
     background_flip: bool  # the texture turned by 180 degrees (more variety from one texture)
     brightness: float  # factors of the colour jitter, 1 = unchanged
@@ -28,22 +30,43 @@ class Augmentation:
 
 
 def draw_augmentation(
-    rng: np.random.Generator, config: TrainConfig, height: int, width: int
+    rng: np.random.Generator,
+    config: TrainConfig,
+    height: int,
+    width: int,
+    anchor_uv: np.ndarray | None = None,
 ) -> Augmentation:
-    """Random changes of an image of `height` x `width` pixels, drawn as `config` says."""
+    """Random changes of an image of `height` x `width` pixels, drawn as `config` says. With
+    `config.crop_px`, the output is a crop of that size, placed so that `anchor_uv` (a pixel
+    of the input; default its centre) lands at a random place in the crop's middle half."""
     scale = float(np.exp(rng.uniform(*np.log(config.scale_range))))
-    # The zoomed image's origin may move anywhere that keeps it covering the output, or (when
-    # it is smaller) anywhere inside it.
-    shift = [rng.uniform(*sorted((0.0, size - size * scale))) for size in (width, height)]
+    if any(config.crop_px):
+        out_width, out_height = config.crop_px
+        if anchor_uv is None:
+            anchor_uv = np.array([(width - 1) / 2, (height - 1) / 2])
+        target = rng.uniform(0.25, 0.75, 2) * (out_width, out_height)
+        anchored = scale * np.asarray(anchor_uv, float) + 0.5 * scale - 0.5
+        # The crop stays inside the zoomed image where it can (no empty border), and moves by
+        # whole pixels (so that, without zoom, it is a window of the image: no resampling blur).
+        limits = np.array([out_width, out_height]) - scale * np.array([width, height])
+        low, high = np.minimum(limits, 0.0), np.maximum(limits, 0.0)
+        shift = [float(value) for value in np.clip(np.rint(target - anchored), low, high)]
+    else:
+        out_width, out_height = width, height
+        # The zoomed image's origin may move anywhere that keeps it covering the output, or
+        # (when it is smaller) anywhere inside it.
+        shift = [rng.uniform(*sorted((0.0, size - size * scale))) for size in (width, height)]
     pixel_map = zoom_map(scale, shift[0], shift[1])
     if rng.random() < config.rotate_180:
-        pixel_map = compose(rotation_180_map(height, width), pixel_map)
+        pixel_map = compose(rotation_180_map(out_height, out_width), pixel_map)
     background = None
     if rng.random() < config.background_randomization:
         background = int(rng.integers(config.background_textures))
     background_flip = bool(rng.random() < 0.5)
     jitter = rng.uniform(1.0 - config.colour_jitter, 1.0 + config.colour_jitter, 3)
-    return Augmentation(pixel_map, background, background_flip, *map(float, jitter))
+    return Augmentation(
+        pixel_map, (out_width, out_height), background, background_flip, *map(float, jitter)
+    )
 
 
 def zoom_map(scale: float, shift_u: float, shift_v: float) -> np.ndarray:
@@ -77,11 +100,17 @@ def map_pixels(pixel_map: np.ndarray, uv: np.ndarray, height: int, width: int):
     return moved, inside
 
 
-def warp_image(image: np.ndarray, pixel_map: np.ndarray, nearest: bool = False) -> np.ndarray:
-    """`image` (H, W, ...) resampled by `pixel_map`; uncovered pixels are 0."""
+def warp_image(
+    image: np.ndarray,
+    pixel_map: np.ndarray,
+    nearest: bool = False,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """`image` (H, W, ...) resampled by `pixel_map` into `size` (width, height; default the
+    input's); uncovered pixels are 0."""
     height, width = image.shape[:2]
     return cv2.warpAffine(
-        image, pixel_map, (width, height),
+        image, pixel_map, size or (width, height),
         flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=0,
     )  # fmt: skip

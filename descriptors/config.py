@@ -161,6 +161,11 @@ class TrainConfig:
     """Probability that an image is turned by 180 degrees (its pixels' matches turned too)."""
     scale_range: tuple[float, float] = (0.8, 1.25)
     """Random zoom of each image (then cropped or padded back to its size); (1, 1): none."""
+    crop_px: tuple[int, int] = (0, 0)
+    """Train on crops of width x height pixels instead of whole images: both images of a pair
+    are cropped around one random match (each at its own random place in the crop's middle
+    half), so a step costs about the crop's share of the pixels and more steps fit in the same
+    time. (0, 0): whole images. Evaluation always sees whole images."""
     mixed_precision: bool = True
     """float16 autocast on cuda (CPU trains in float32)."""
     validate_every: int = 250
@@ -188,6 +193,14 @@ class TrainConfig:
             0.25 <= low <= high <= 4.0,
             f"must be [low, high] with 0.25 <= low <= high <= 4; got [{low}, {high}]",
             "scale_range",
+        )
+        crop_width, crop_height = self.crop_px
+        check(
+            self,
+            (crop_width, crop_height) == (0, 0) or min(crop_width, crop_height) >= 32,
+            f"must be [0, 0] (whole images) or [width, height] of at least 32 pixels each; got "
+            f"[{crop_width}, {crop_height}]",
+            "crop_px",
         )
 
 

@@ -95,6 +95,12 @@ class TrainingPairs(torch.utils.data.Dataset):
                 "scenes of one size"
             )
         (self.height, self.width) = sizes.pop()
+        if train.crop_px[0] > self.width or train.crop_px[1] > self.height:
+            raise DonkitError(
+                f"train.crop_px {list(train.crop_px)} is larger than the training images "
+                f"({self.width} x {self.height}); crop to at most their size, or [0, 0] for "
+                "whole images"
+            )
         for scene in self.scenes:
             load_view(scene, 0, correspond.edge_threshold_m)  # says so when it is not fused
         self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
@@ -116,7 +122,8 @@ class TrainingPairs(torch.utils.data.Dataset):
             pair = self._plain(sample)
         if self.augment:
             rng = self._rng(_AUGMENT_STREAM, index)
-            changes = [draw_augmentation(rng, self.train, *self.shape) for _ in range(2)]
+            anchors = _crop_anchors(pair, rng) if any(self.train.crop_px) else (None, None)
+            changes = [draw_augmentation(rng, self.train, *self.shape, uv) for uv in anchors]
             pair = self._augmented(pair, changes)
         return pair
 
@@ -249,20 +256,21 @@ class TrainingPairs(torch.utils.data.Dataset):
         for image, mask, change in zip(
             (pair.image_a, pair.image_b), (pair.mask_a, pair.mask_b), changes, strict=True
         ):
-            image = warp_image(image, change.pixel_map)
-            mask = warp_image(mask.astype(np.uint8), change.pixel_map, nearest=True) > 0
+            image = warp_image(image, change.pixel_map, size=change.size)
+            mask = warp_image(mask.astype(np.uint8), change.pixel_map, True, change.size) > 0
             if change.background is not None:
                 texture = self._texture(change.background)
                 texture = texture[::-1, ::-1] if change.background_flip else texture
-                image = replace_background(image, mask, texture)
+                image = replace_background(image, mask, texture[: image.shape[0], : image.shape[1]])
             image = jitter_colour(image, change.brightness, change.contrast, change.saturation)
             images.append(image)
             masks.append(mask)
-        match_a, inside_a = map_pixels(changes[0].pixel_map, pair.match_uv_a, *self.shape)
-        match_b, inside_b = map_pixels(changes[1].pixel_map, pair.match_uv_b, *self.shape)
+        shape_a, shape_b = (images[0].shape[:2], images[1].shape[:2])
+        match_a, inside_a = map_pixels(changes[0].pixel_map, pair.match_uv_a, *shape_a)
+        match_b, inside_b = map_pixels(changes[1].pixel_map, pair.match_uv_b, *shape_b)
         keep = inside_a & inside_b
-        other_a, inside_a = map_pixels(changes[0].pixel_map, pair.nonmatch_uv_a, *self.shape)
-        other_b, inside_b = map_pixels(changes[1].pixel_map, pair.nonmatch_uv_b, *self.shape)
+        other_a, inside_a = map_pixels(changes[0].pixel_map, pair.nonmatch_uv_a, *shape_a)
+        other_b, inside_b = map_pixels(changes[1].pixel_map, pair.nonmatch_uv_b, *shape_b)
         other = inside_a & inside_b
         return TrainingPair(
             images[0], images[1], masks[0], masks[1], match_a[keep], match_b[keep],
@@ -289,6 +297,24 @@ def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samp
     images_a = torch.from_numpy(np.stack([p.image_a for p in pairs]))
     images_b = torch.from_numpy(np.stack([p.image_b for p in pairs]))
     return images_a, images_b, samples
+
+
+def _crop_anchors(pair: TrainingPair, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The pixels of A and B that crops are placed around: a random match, so that the two
+    crops show the same part of the object; without matches, a random object pixel of each
+    image (or its centre)."""
+    if len(pair.match_uv_a):
+        chosen = int(rng.integers(len(pair.match_uv_a)))
+        return pair.match_uv_a[chosen], pair.match_uv_b[chosen]
+    anchors = []
+    for mask in (pair.mask_a, pair.mask_b):
+        rows, columns = np.nonzero(mask)
+        if len(rows):
+            chosen = int(rng.integers(len(rows)))
+            anchors.append(np.array([columns[chosen], rows[chosen]]))
+        else:
+            anchors.append(np.array([(mask.shape[1] - 1) / 2, (mask.shape[0] - 1) / 2]))
+    return tuple(anchors)
 
 
 def _frames(sample: PairSample) -> tuple[int, int, int, int]:

@@ -3,6 +3,7 @@
 import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,6 +81,47 @@ def test_augmented_matches_stay_on_the_objects(fused_singles):
         assert on_a.mean() > 0.98 and on_b.mean() > 0.98
         gap = colour_gap(pair.image_a, pair.image_b, pair.match_uv_a, pair.match_uv_b)
         assert gap < 20
+
+
+def window_offset(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """(u, v) of the top-left pixel where `window` lies in `image`, checked to be exact."""
+    scores = cv2.matchTemplate(image, window, cv2.TM_SQDIFF)
+    v, u = np.unravel_index(np.argmin(scores), scores.shape)
+    height, width = window.shape[:2]
+    np.testing.assert_array_equal(image[v : v + height, u : u + width], window)
+    return np.array([u, v])
+
+
+def test_a_crop_is_a_window_of_the_image_with_its_matches_moved_along(fused_singles):
+    plain = TrainingPairs(scenes(fused_singles), CORRESPOND, PLAIN, 6, augment=False)
+    cropped = TrainingPairs(
+        scenes(fused_singles), CORRESPOND, dataclasses.replace(PLAIN, crop_px=(96, 64)), 6
+    )
+    for index in range(6):
+        whole, crop = plain[index], cropped[index]
+        assert crop.image_a.shape == crop.image_b.shape == (64, 96, 3)
+        # Without zoom a crop is a whole-pixel window of its image.
+        offset_a = window_offset(whole.image_a, crop.image_a)
+        offset_b = window_offset(whole.image_b, crop.image_b)
+        if len(whole.match_uv_a) == 0:
+            continue
+        # Crops are placed around one match, so some matches are always kept, and each kept
+        # one is a whole-image match moved by the two windows' offsets.
+        assert len(crop.match_uv_a) > 0
+        whole_matches = {tuple(row) for row in np.hstack([whole.match_uv_a, whole.match_uv_b])}
+        moved = np.hstack([crop.match_uv_a + offset_a, crop.match_uv_b + offset_b])
+        assert all(tuple(row) in whole_matches for row in moved)
+        size = np.array([96, 64])
+        inside_a = np.all((whole.match_uv_a >= offset_a) & (whole.match_uv_a < offset_a + size), 1)
+        inside_b = np.all((whole.match_uv_b >= offset_b) & (whole.match_uv_b < offset_b + size), 1)
+        inside = inside_a & inside_b
+        assert len(crop.match_uv_a) == inside.sum()  # and none inside both windows is lost
+
+
+def test_oversized_crops_are_refused(fused_singles):
+    config = dataclasses.replace(PLAIN, crop_px=(1000, 64))
+    with pytest.raises(DonkitError, match="crop_px"):
+        TrainingPairs(scenes(fused_singles), CORRESPOND, config, 2)
 
 
 def test_synthetic_pairs_paste_a_second_object_with_its_matches(fused_singles):
