@@ -147,6 +147,12 @@ class TrainConfig:
     class_consistent: bool = False
     """Cross-object non-matches only between objects of different classes, and no multi-object
     scene with two objects of one class, so that instances of a class can share descriptors."""
+    cross_instance_share: float = 0.0
+    """Share of training pairs that join two instances of one class: a view of instance X and
+    a view of instance Y in another scene, with true matches through the canonical shape both
+    are made from (needs class_consistent and simulated scenes with ground_truth/). It teaches
+    the corresponding point on another instance directly; a real robot has no such matches, so
+    this is for simulation. 0: none."""
     synthetic_multi_object_share: float = 0.0
     """Share of same-object pairs given a second object, cut from a view of another
     single-object scene and pasted into both images (DON's synthetic multi-object scenes)."""
@@ -185,7 +191,17 @@ class TrainConfig:
         positive(self, "backbone_learning_rate_factor")
         at_least(self, 1, "validate_every", "validation_pairs", "background_textures")
         not_negative(self, "colour_jitter")
-        within(self, 0.0, 1.0, "synthetic_multi_object_share", "background_randomization")
+        within(
+            self, 0.0, 1.0, "synthetic_multi_object_share", "background_randomization",
+            "cross_instance_share",
+        )  # fmt: skip
+        check(
+            self,
+            self.cross_instance_share == 0 or self.class_consistent,
+            "needs train.class_consistent: true (otherwise cross-object non-matches push apart "
+            "the very instances these pairs match)",
+            "cross_instance_share",
+        )
         within(self, 0.0, 1.0, "rotate_180")
         low, high = self.scale_range
         check(

@@ -67,7 +67,8 @@ def instances(paths: list[Path]) -> list[Instance]:
     return found
 
 
-def _views_showing(scene: Scene, instance: Instance) -> list[int]:
+def views_showing(scene: Scene, instance: Instance) -> list[int]:
+    """Positions of the views of `scene` that show `instance` with at least MIN_PIXELS."""
     return [
         position
         for position in range(len(scene.frames))
@@ -101,7 +102,7 @@ def cross_instance_pairs(
         for instance in (x, y):
             key = (instance.scene, instance.name)
             if key not in showing:
-                showing[key] = _views_showing(scenes[instance.scene], instance)
+                showing[key] = views_showing(scenes[instance.scene], instance)
         views_x, views_y = showing[(x.scene, x.name)], showing[(y.scene, y.name)]
         if not views_x or not views_y:
             continue
@@ -117,18 +118,24 @@ def cross_instance_pairs(
     return chosen
 
 
-def _pair(
+def instance_matches(
     scene_a: Scene,
     frame_a: int,
     x: Instance,
     scene_b: Scene,
     frame_b: int,
     y: Instance,
-    view_b: View,
-    names_b: dict[int, str] | None,
     matches: int,
     rng: np.random.Generator,
-) -> EvaluationPair | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Up to `matches` true matches between instance X in view `frame_a` of `scene_a` and
+    instance Y in view `frame_b` of `scene_b`: random pixels of X carried through the canonical
+    shape onto Y, kept where B sees that point of Y.
+
+    Returns:
+        uv_a (N, 2) int64, uv_b (N, 2) int64 (rounded to B's pixels), and the points on Y
+        (N, 3) float64, world frame of scene B, metres.
+    """
     depth_a, depth_b = scene_a.depth(frame_a), scene_b.depth(frame_b)
     on_x = np.flatnonzero((scene_a.segmentation(frame_a) == x.segmentation_id) & (depth_a > 0))
     tried = rng.choice(on_x, min(len(on_x), matches * _ATTEMPTS_PER_MATCH), replace=False)
@@ -155,16 +162,32 @@ def _pair(
     labels = scene_b.segmentation(frame_b)[uv_b[keep, 1], uv_b[keep, 0]]
     visible = (np.abs(seen_depth - z_b[keep]) < VISIBLE_WITHIN_M) & (labels == y.segmentation_id)
     keep = keep[visible][:matches]
-    if len(keep) == 0:
+    return uv_a[keep].astype(np.int64), uv_b[keep], on_y[keep]
+
+
+def _pair(
+    scene_a: Scene,
+    frame_a: int,
+    x: Instance,
+    scene_b: Scene,
+    frame_b: int,
+    y: Instance,
+    view_b: View,
+    names_b: dict[int, str] | None,
+    matches: int,
+    rng: np.random.Generator,
+) -> EvaluationPair | None:
+    uv_a, uv_b, on_y = instance_matches(scene_a, frame_a, x, scene_b, frame_b, y, matches, rng)
+    if len(uv_a) == 0:
         return None
     return EvaluationPair(
         "cross_instance",
         scene_a.rgb(frame_a),
         scene_b.rgb(frame_b),
         view_b,
-        uv_a[keep].astype(np.int64),
-        uv_b[keep],
-        on_y[keep],
+        uv_a,
+        uv_b,
+        on_y,
         (f"{scene_a.path.name}/{x.name}", f"{scene_b.path.name}/{y.name}"),
         # A's camera carried rigidly from X onto Y (where it would stand to see Y as it saw
         # X): the points are on Y, and A's own pose is about X, elsewhere or in another scene.

@@ -24,7 +24,16 @@ from descriptors.augment import (
     warp_image,
 )
 from descriptors.config import CorrespondConfig, TrainConfig
-from descriptors.correspondence import CROSS_OBJECT, NonMatches, View, random_pairs
+from descriptors.correspondence import (
+    BLIND,
+    CROSS_OBJECT,
+    Matches,
+    NonMatches,
+    View,
+    nonmatches_for,
+    random_pairs,
+)
+from descriptors.cross_instance import Instance, instance_matches, instances, views_showing
 from descriptors.loss import Samples
 from descriptors.pairs import PairPlan, PairSample, catalog, load_view, make_pair, plan_pairs
 from formats import DonkitError
@@ -33,7 +42,7 @@ from learn.augment import jitter_colour
 from textures import make_background
 
 # Random streams, each keyed by (seed, stream, sample index).
-_AUGMENT_STREAM, _SYNTHETIC_STREAM, _RETRY_STREAM = 10, 11, 12
+_AUGMENT_STREAM, _SYNTHETIC_STREAM, _RETRY_STREAM, _INSTANCE_STREAM = 10, 11, 12, 13
 _RETRIES = 10  # other first views tried when a pair has no overlap
 _UNIQUE = 1 << 40  # offsets the indices of pairs made for retries and compositions
 _VIEW_CACHE = 256  # views (about 1 MB each at 320 x 240) kept per process
@@ -52,7 +61,8 @@ class TrainingPair:
     nonmatch_uv_a: np.ndarray  # (M, 2) int64
     nonmatch_uv_b: np.ndarray
     nonmatch_kind: np.ndarray  # (M,) int64
-    kind: str  # same_object, different_object, multi_object or synthetic_multi_object
+    # same_object, different_object, multi_object, synthetic_multi_object or cross_instance
+    kind: str
 
 
 class _LeastRecentlyUsed(OrderedDict):
@@ -106,6 +116,10 @@ class TrainingPairs(torch.utils.data.Dataset):
         self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
         singles = [i for i, e in enumerate(self.entries) if e.single_object and e.frames >= 2]
         self._paste_partners = {i: self._partners(i, singles) for i in singles}
+        self._instance_partners = (
+            _instance_partners(paths) if train.cross_instance_share > 0 else []
+        )
+        self._showing: dict[tuple[int, str], list[int]] = {}
         self._views: dict[tuple[int, int], View] = _LeastRecentlyUsed(_VIEW_CACHE)
         self._images: dict[tuple[int, int], np.ndarray] = _LeastRecentlyUsed(_VIEW_CACHE)
         self._textures: dict[int, np.ndarray] = _LeastRecentlyUsed(train.background_textures)
@@ -115,11 +129,13 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> TrainingPair:
         plan = self.plans[index]
-        sample = self._pair(plan)
-        if plan.kind == "same_object" and self._composes(index, plan):
-            pair = self._synthetic(sample, index)
-        else:
-            pair = self._plain(sample)
+        pair = self._cross_instance(index) if self._crosses(index) else None
+        if pair is None:
+            sample = self._pair(plan)
+            if plan.kind == "same_object" and self._composes(index, plan):
+                pair = self._synthetic(sample, index)
+            else:
+                pair = self._plain(sample)
         if self.augment:
             rng = self._rng(_AUGMENT_STREAM, index)
             anchors = _crop_anchors(pair, rng) if any(self.train.crop_px) else (None, None)
@@ -150,11 +166,14 @@ class TrainingPairs(torch.utils.data.Dataset):
             self._images[(scene, frame)] = self.scenes[scene].rgb(frame)
         return self._images[(scene, frame)]
 
-    def _mask(self, scene: int, frame: int) -> np.ndarray:
+    def _view(self, scene: int, frame: int) -> View:
         if (scene, frame) not in self._views:
             edge = self.correspond.edge_threshold_m
             self._views[(scene, frame)] = load_view(self.scenes[scene], frame, edge)
-        return self._views[(scene, frame)].mask
+        return self._views[(scene, frame)]
+
+    def _mask(self, scene: int, frame: int) -> np.ndarray:
+        return self._view(scene, frame).mask
 
     def _plain(self, sample: PairSample) -> TrainingPair:
         scene_a, frame_a, scene_b, frame_b = _frames(sample)
@@ -170,6 +189,57 @@ class TrainingPairs(torch.utils.data.Dataset):
             sample.nonmatches.kind.astype(np.int64),
             sample.plan.kind,
         )
+
+    # Pairs across instances of a class.
+
+    def _crosses(self, index: int) -> bool:
+        rng = self._rng(_INSTANCE_STREAM, index)
+        return bool(self._instance_partners) and rng.random() < self.train.cross_instance_share
+
+    def _views_of(self, instance: Instance) -> list[int]:
+        key = (instance.scene, instance.name)
+        if key not in self._showing:
+            self._showing[key] = views_showing(self.scenes[instance.scene], instance)
+        return self._showing[key]
+
+    def _cross_instance(self, index: int) -> TrainingPair | None:
+        """A view of an instance X and a view of another instance Y of its class, with the
+        true matches through their canonical shape and non-matches drawn as for any pair; None
+        when no draw finds a view pair that shares a visible point."""
+        rng = self._rng(_INSTANCE_STREAM, index)
+        rng.random()  # the draw _crosses made
+        config = self.correspond
+        for _ in range(_RETRIES):
+            x, y = self._instance_partners[int(rng.integers(len(self._instance_partners)))]
+            views_x, views_y = self._views_of(x), self._views_of(y)
+            if not views_x or not views_y:
+                continue
+            frame_a = views_x[int(rng.integers(len(views_x)))]
+            frame_b = views_y[int(rng.integers(len(views_y)))]
+            scene_a, scene_b = self.scenes[x.scene], self.scenes[y.scene]
+            uv_a, uv_b, on_y = instance_matches(
+                scene_a, frame_a, x, scene_b, frame_b, y, config.matches, rng
+            )
+            if len(uv_a):
+                break
+        else:
+            return None
+        view_a, view_b = self._view(x.scene, frame_a), self._view(y.scene, frame_b)
+        matches = Matches(uv_a, uv_b, on_y.astype(np.float32), len(uv_a))
+        nonmatches = NonMatches.concatenate(
+            [
+                nonmatches_for(
+                    matches, view_b, config.nonmatches_per_match, config.masked_share,
+                    config.nonmatch_radius_px, rng,
+                ),
+                random_pairs(view_a.mask, view_b.mask, config.blind_nonmatches, False, BLIND, rng),
+            ]
+        )  # fmt: skip
+        return TrainingPair(
+            self._image(x.scene, frame_a).copy(), self._image(y.scene, frame_b).copy(),
+            view_a.mask, view_b.mask, uv_a, uv_b, nonmatches.uv_a.astype(np.int64),
+            nonmatches.uv_b.astype(np.int64), nonmatches.kind.astype(np.int64), "cross_instance",
+        )  # fmt: skip
 
     # Synthetic multi-object pairs.
 
@@ -297,6 +367,25 @@ def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samp
     images_a = torch.from_numpy(np.stack([p.image_a for p in pairs]))
     images_b = torch.from_numpy(np.stack([p.image_b for p in pairs]))
     return images_a, images_b, samples
+
+
+def _instance_partners(paths: list[Path]) -> list[tuple[Instance, Instance]]:
+    """Every ordered pair of two instances of one class in different scenes."""
+    found = instances(paths)
+    partners = [
+        (x, y)
+        for x in found
+        for y in found
+        if x.object_class == y.object_class and x.name != y.name and x.scene != y.scene
+    ]
+    if not partners:
+        where = paths[0].parent if paths else "the training data"
+        raise DonkitError(
+            f"train.cross_instance_share needs two instances of one class in different scenes "
+            f"with simulator ground truth (ground_truth/, as `donkit collect` writes); the "
+            f"scenes under {where} have none: set it to 0"
+        )
+    return partners
 
 
 def _crop_anchors(pair: TrainingPair, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

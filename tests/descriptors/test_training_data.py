@@ -12,6 +12,9 @@ from descriptors.correspondence import CROSS_OBJECT
 from descriptors.pairs import catalog, plan_pairs
 from descriptors.training_data import TrainingPairs, collate
 from formats import DonkitError
+from formats.ground_truth import read_ground_truth
+from formats.scenes import load_scene
+from geometry import backproject, invert_pose, transform
 
 PLAIN = TrainConfig(
     background_randomization=0.0, colour_jitter=0.0, rotate_180=0.0, scale_range=(1.0, 1.0)
@@ -122,6 +125,55 @@ def test_oversized_crops_are_refused(fused_singles):
     config = dataclasses.replace(PLAIN, crop_px=(1000, 64))
     with pytest.raises(DonkitError, match="crop_px"):
         TrainingPairs(scenes(fused_singles), CORRESPOND, config, 2)
+
+
+def canonical_points(path: Path, image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """(N, 3) canonical-shape points seen at pixels `uv` of `image`, a view of the single
+    object of scene `path`, found by comparing it with every view's RGB."""
+    scene = load_scene(path)
+    (frame,) = [i for i in range(len(scene.frames)) if np.array_equal(scene.rgb(i), image)]
+    depth = scene.depth(frame)[uv[:, 1], uv[:, 0]].astype(np.float64)
+    points = transform(
+        backproject(uv.astype(np.float64), depth, scene.camera.matrix),
+        scene.frames[frame].camera_to_world,
+    )
+    (obj,) = read_ground_truth(path).main_objects()
+    return transform(points, invert_pose(obj.object_to_world)) / obj.scale
+
+
+def test_cross_instance_pairs_match_the_same_canonical_point(fused_singles):
+    # fused_singles holds box_tea and box_cereal: two instances of the class box, each the
+    # canonical box scaled, in scenes of their own.
+    paths = scenes(fused_singles)
+    config = dataclasses.replace(PLAIN, class_consistent=True, cross_instance_share=1.0)
+    pairs = TrainingPairs(paths, CORRESPOND, config, 4, augment=False)
+    for index in range(4):
+        pair = pairs[index]
+        assert pair.kind == "cross_instance" and len(pair.match_uv_a) > 50
+        shown = [
+            [path for path in paths if any(np.array_equal(image, load_scene(path).rgb(i))
+                                           for i in range(8))]
+            for image in (pair.image_a, pair.image_b)
+        ]  # fmt: skip
+        (path_a,), (path_b,) = shown
+        assert path_a != path_b
+        # Through each view's own sensor depth, both pixels of a match see one canonical point:
+        # B's pixel is rounded (about 1.5 mm at 0.4 m, more on surfaces seen at a slant) and
+        # depth is in whole millimetres; pixels paired at random are centimetres apart.
+        canonical_a = canonical_points(path_a, pair.image_a, pair.match_uv_a)
+        canonical_b = canonical_points(path_b, pair.image_b, pair.match_uv_b)
+        gap = np.linalg.norm(canonical_a - canonical_b, axis=1)
+        assert np.median(gap) < 0.003 and np.percentile(gap, 90) < 0.008
+        shuffled = np.linalg.norm(canonical_a - np.roll(canonical_b, 1, axis=0), axis=1)
+        assert np.median(shuffled) > 0.02
+        assert len(pair.nonmatch_uv_b) > 0
+
+
+def test_cross_instance_pairs_need_two_instances_of_a_class(fused_singles):
+    config = dataclasses.replace(PLAIN, class_consistent=True, cross_instance_share=0.5)
+    box_tea_and_duck = scenes(fused_singles)[:2]
+    with pytest.raises(DonkitError, match="two instances of one class"):
+        TrainingPairs(box_tea_and_duck, CORRESPOND, config, 2)
 
 
 def test_synthetic_pairs_paste_a_second_object_with_its_matches(fused_singles):
