@@ -150,9 +150,11 @@ class TrainConfig:
     cross_instance_share: float = 0.0
     """Share of training pairs that join two instances of one class: a view of instance X and
     a view of instance Y in another scene, with true matches through the canonical shape both
-    are made from (needs class_consistent and simulated scenes with ground_truth/). It teaches
-    the corresponding point on another instance directly; a real robot has no such matches, so
-    this is for simulation. 0: none."""
+    are made from (simulated scenes with ground_truth/). It teaches the corresponding point on
+    another instance directly; a real robot has no such matches, so this is for simulation.
+    With the distributional loss, which only ranks the match first within B, instances can
+    still be told apart (class_consistent: false keeps their cross-object non-matches); the
+    contrastive loss needs class_consistent. 0: none."""
     synthetic_multi_object_share: float = 0.0
     """Share of same-object pairs given a second object, cut from a view of another
     single-object scene and pasted into both images (DON's synthetic multi-object scenes)."""
@@ -197,9 +199,12 @@ class TrainConfig:
         )  # fmt: skip
         check(
             self,
-            self.cross_instance_share == 0 or self.class_consistent,
-            "needs train.class_consistent: true (otherwise cross-object non-matches push apart "
-            "the very instances these pairs match)",
+            self.cross_instance_share == 0
+            or self.class_consistent
+            or self.loss.kind == "distributional",
+            "needs train.class_consistent: true or train.loss.kind: distributional (the "
+            "contrastive loss pulls these matches to zero distance while cross-object "
+            "non-matches push the same instances apart)",
             "cross_instance_share",
         )
         within(self, 0.0, 1.0, "rotate_180")

@@ -537,6 +537,28 @@ def test_a_section_made_in_code_checks_itself(section, changes, message):
         dataclasses.replace(section(DEFAULTS), **changes)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.crop_px=[16, 16]"], "must be [0, 0] (whole images) or [width, height] of at"),
+        (
+            ["train.loss.kind=contrastive", "train.class_consistent=false",
+             "train.cross_instance_share=0.5"],
+            "needs train.class_consistent: true or train.loss.kind: distributional",
+        ),
+    ],
+)  # fmt: skip
+def test_descriptor_training_options_that_cannot_work_are_refused(overrides, message):
+    with pytest.raises(DonkitError, match=re.escape(message)):
+        load_config(None, overrides)
+
+
+def test_cross_instance_pairs_go_with_either_class_consistency_or_the_distributional_loss():
+    for extra in ("train.class_consistent=true", "train.loss.kind=distributional"):
+        config = load_config(None, ["train.cross_instance_share=0.5", extra]).train
+        assert config.cross_instance_share == 0.5
+
+
 def test_keys_of_earlier_versions_are_read_where_they_live_now(tmp_path):
     path = tmp_path / "old.yaml"
     path.write_text("train:\n  steps: 7\n  margin: 0.3\ndemo:\n  eval_pairs: 9\n")
