@@ -27,7 +27,8 @@ class CorrespondConfig:
     matches: int = 1000
     """Most matches kept per pair (a random subset of the valid ones)."""
     nonmatches_per_match: int = 150
-    """Non-matches drawn in B for each match (masked and background together)."""
+    """Non-matches drawn in B for each match (masked and background together). Training with
+    the distributional loss draws none: every pixel of B is its negative."""
     saved_nonmatches_per_match: int = 5
     """Of those, how many per match a written dataset keeps (datasets stay small; the trainer
     draws its own on the fly)."""

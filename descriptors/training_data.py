@@ -93,7 +93,13 @@ class TrainingPairs(torch.utils.data.Dataset):
         count: int,
         augment: bool = True,
     ):
-        self.correspond = dataclasses.replace(correspond, seed=train.seed)
+        # The distributional loss has every pixel of B for its negatives: masked and background
+        # non-matches would only cost the loader time.
+        drawn = 0 if train.loss.kind == "distributional" else correspond.nonmatches_per_match
+        self.correspond = dataclasses.replace(
+            correspond, seed=train.seed, nonmatches_per_match=drawn,
+            saved_nonmatches_per_match=min(drawn, correspond.saved_nonmatches_per_match),
+        )  # fmt: skip
         self.train = train
         self.augment = augment
         self.entries = catalog(paths)

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from descriptors.config import CorrespondConfig, TrainConfig
-from descriptors.correspondence import CROSS_OBJECT
+from descriptors.config import CorrespondConfig, LossConfig, TrainConfig
+from descriptors.correspondence import BACKGROUND, BLIND, CROSS_OBJECT, MASKED
 from descriptors.pairs import catalog, plan_pairs
 from descriptors.training_data import TrainingPairs, collate
 from formats import DonkitError
@@ -119,6 +119,18 @@ def test_a_crop_is_a_window_of_the_image_with_its_matches_moved_along(fused_sing
         inside_b = np.all((whole.match_uv_b >= offset_b) & (whole.match_uv_b < offset_b + size), 1)
         inside = inside_a & inside_b
         assert len(crop.match_uv_a) == inside.sum()  # and none inside both windows is lost
+
+
+def test_the_distributional_loss_gets_no_masked_or_background_nonmatches(fused_singles):
+    # It takes every pixel of B as a negative; the blind ones it still uses are drawn.
+    config = dataclasses.replace(PLAIN, loss=LossConfig(kind="distributional"))
+    pairs = TrainingPairs(scenes(fused_singles), CORRESPOND, config, 6)
+    same = [pairs[i] for i in range(6) if pairs[i].kind == "same_object"]
+    assert same
+    for pair in same:
+        assert len(pair.match_uv_a) > 0
+        assert not np.isin(pair.nonmatch_kind, [MASKED, BACKGROUND]).any()
+        assert (pair.nonmatch_kind == BLIND).sum() > 0
 
 
 def test_oversized_crops_are_refused(fused_singles):
