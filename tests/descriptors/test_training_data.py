@@ -17,7 +17,11 @@ from formats.scenes import load_scene
 from geometry import backproject, invert_pose, transform
 
 PLAIN = TrainConfig(
-    background_randomization=0.0, colour_jitter=0.0, rotate_180=0.0, scale_range=(1.0, 1.0)
+    background_randomization=0.0,
+    colour_jitter=0.0,
+    rotate_180=0.0,
+    scale_range=(1.0, 1.0),
+    crop_px=(0, 0),
 )
 CORRESPOND = CorrespondConfig(attempts=3000, matches=300, nonmatches_per_match=20)
 
