@@ -9,7 +9,8 @@ on a shared machine mean little. Beside them, the share of step time spent waiti
 batch of pairs (goal <= 20 %): the loader prepares pairs while the network trains.
 
 Recipes (`--recipes`): how good each training recipe of RECIPES gets, and how fast. Each recipe
-is the demo config (`donkit config --yaml`) with its `--set` overrides, and fixes its own steps;
+is the demo config (`donkit config --yaml`), or the config file RECIPE_CONFIGS names for it, with
+its `--set` overrides, and fixes its own steps;
 it is trained in full by `donkit train` into DIR/NAME, keeping `--checkpoints` checkpoints on the
 way. Every kept checkpoint (and the untrained network, step 0) is scored on the same held-out
 pairs `donkit evaluate` draws by default (100 pairs of up to 100 matches, seed 0, the run's pair
@@ -88,7 +89,12 @@ RECIPES: dict[str, tuple[str, ...]] = {
     ),
     # The demo recipe with a quarter of its pairs across instances of a class.
     "demo_cross_instance": ("train.cross_instance_share=0.25",),
+    "full": (),  # configs/full.yaml as it stands (RECIPE_CONFIGS)
 }
+# Recipes trained from a config file (`donkit train --config PATH`) rather than the demo config;
+# paths are relative to the repository root.
+RECIPE_CONFIGS: dict[str, str] = {"full": "configs/full.yaml"}
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 GOAL_DATA_SHARE = 0.20
 RESOLUTIONS = ((320, 240), (640, 480))
@@ -231,6 +237,7 @@ class RecipeRun:
     name: str
     folder: Path
     overrides: list[str]  # recipe, --extra-set and checkpoint overrides, as given to --set
+    config: Path | None = None  # the config file the overrides apply to; None: the demo's
     steps: int = 0
     train_seconds: float = float("nan")  # train_summary.json: wall clock of the training call
     resumed: bool = False  # the summary covers only the last call; minutes from log.jsonl
@@ -259,6 +266,8 @@ def check_recipe_record(run: RecipeRun, data: Path) -> None:
     """Write DIR/NAME/recipe.json on the first visit; later, refuse a folder trained with other
     overrides or data (its results would be reported under the wrong recipe)."""
     record = {"recipe": run.name, "overrides": run.overrides, "data": str(data)}
+    if run.config is not None:
+        record["config"] = str(run.config)
     path = run.folder / "recipe.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -300,7 +309,8 @@ def train_recipe(run: RecipeRun, data: Path, steps: int) -> None:
         command = donkit_command("train", "--resume", run.folder, "--data", data)
     else:
         sets = [part for override in run.overrides for part in ("--set", override)]
-        command = donkit_command("train", "--data", data, "--out", run.folder, *sets)
+        config = ["--config", run.config] if run.config is not None else []
+        command = donkit_command("train", "--data", data, "--out", run.folder, *config, *sets)
     print(f"  {run.name}: training: {shlex.join(command)}")
     output = run.folder / "train.out"
     with output.open("a") as file:
@@ -582,8 +592,11 @@ def report(runs: list[RecipeRun], args: argparse.Namespace, command: str) -> str
         "",
         "```",
         format_table(
-            ["recipe", "overrides of the demo config (--set)"],
-            [[run.name, " ".join(run.overrides)] for run in runs],
+            ["recipe", "config", "overrides (--set)"],
+            [
+                [run.name, RECIPE_CONFIGS.get(run.name, "the demo's"), " ".join(run.overrides)]
+                for run in runs
+            ],
         ),
         "```",
         "",
@@ -637,10 +650,11 @@ def recipe_benchmark(args: argparse.Namespace, command: str) -> None:
     runs, steps = [], {}
     for name in names:  # every recipe's config is checked before anything trains
         given = [*RECIPES[name], *args.extra_set]
-        loop = load_config(None, given).train.loop
+        config = REPOSITORY / RECIPE_CONFIGS[name] if name in RECIPE_CONFIGS else None
+        loop = load_config(config, given).train.loop
         overrides = [*given, *checkpoint_overrides(loop, args.checkpoints)]
-        load_config(None, overrides)
-        runs.append(RecipeRun(name, out / name, overrides))
+        load_config(config, overrides)
+        runs.append(RecipeRun(name, out / name, overrides, config))
         steps[name] = loop.steps
     held_out_pairs = HeldOutPairs(held_out)
     for run in runs:

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.train import (
+    RECIPE_CONFIGS,
     RECIPES,
+    REPOSITORY,
     checkpoint_overrides,
     cumulative_step_seconds,
     step_seconds_at,
@@ -55,5 +57,16 @@ def test_checkpoint_overrides_keep_evenly_spaced_checkpoints() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipes_are_valid_overrides_of_the_demo_config(name: str) -> None:
-    load_config(None, list(RECIPES[name]))
+def test_recipes_are_valid_overrides_of_their_config(name: str) -> None:
+    config = REPOSITORY / RECIPE_CONFIGS[name] if name in RECIPE_CONFIGS else None
+    load_config(config, list(RECIPES[name]))
+
+
+def test_the_full_recipe_is_the_demo_trained_longer_on_more_scenes() -> None:
+    demo, full = load_config(None), load_config(REPOSITORY / RECIPE_CONFIGS["full"])
+    assert full.collect.scenes == 3 * demo.collect.scenes
+    assert full.train.loop.steps > 5 * demo.train.loop.steps
+    # The same network, loss and crops: only how long, and on how much, it trains.
+    same = ("backbone", "width", "finest_stride", "descriptor_dim", "crop_px", "loss")
+    assert all(getattr(full.train, key) == getattr(demo.train, key) for key in same)
+    assert full.demo == demo.demo and full.evaluate == demo.evaluate
