@@ -174,7 +174,8 @@ class TrainConfig:
     """Train on crops of width x height pixels instead of whole images: both images of a pair
     are cropped around one random match (each at its own random place in the crop's middle
     half), so a step costs about the crop's share of the pixels and more steps fit in the same
-    time. (0, 0): whole images. Evaluation always sees whole images."""
+    time. (0, 0): whole images; a side longer than the images' is theirs. Evaluation always
+    sees whole images."""
     mixed_precision: bool = True
     """float16 autocast on cuda (CPU trains in float32)."""
     validate_every: int = 850

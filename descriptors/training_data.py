@@ -111,12 +111,10 @@ class TrainingPairs(torch.utils.data.Dataset):
                 "scenes of one size"
             )
         (self.height, self.width) = sizes.pop()
-        if train.crop_px[0] > self.width or train.crop_px[1] > self.height:
-            raise DonkitError(
-                f"train.crop_px {list(train.crop_px)} is larger than the training images "
-                f"({self.width} x {self.height}); crop to at most their size, or [0, 0] for "
-                "whole images"
-            )
+        if any(train.crop_px):
+            # Images smaller than the crop are trained on whole, along that side.
+            crop = (min(train.crop_px[0], self.width), min(train.crop_px[1], self.height))
+            self.train = dataclasses.replace(train, crop_px=crop)
         for scene in self.scenes:
             load_view(scene, 0, correspond.edge_threshold_m)  # says so when it is not fused
         self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
