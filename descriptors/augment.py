@@ -37,11 +37,12 @@ def draw_augmentation(
     anchor_uv: np.ndarray | None = None,
 ) -> Augmentation:
     """Random changes of an image of `height` x `width` pixels, drawn as `config` says. With
-    `config.crop_px`, the output is a crop of that size, placed so that `anchor_uv` (a pixel
-    of the input; default its centre) lands at a random place in the crop's middle half."""
+    `config.crop_px`, the output is a crop of that size (a side longer than the image's is the
+    image's), placed so that `anchor_uv` (a pixel of the input; default its centre) lands at a
+    random place in the crop's middle half."""
     scale = float(np.exp(rng.uniform(*np.log(config.scale_range))))
     if any(config.crop_px):
-        out_width, out_height = config.crop_px
+        out_width, out_height = min(config.crop_px[0], width), min(config.crop_px[1], height)
         if anchor_uv is None:
             anchor_uv = np.array([(width - 1) / 2, (height - 1) / 2])
         target = rng.uniform(0.25, 0.75, 2) * (out_width, out_height)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from descriptors.correspondence import View
 from descriptors.evaluation_pairs import EvaluationPair, ground_truth_of, object_names
 from descriptors.pairs import load_view
 from formats.ground_truth import has_ground_truth, read_ground_truth
@@ -67,6 +66,17 @@ def instances(paths: list[Path]) -> list[Instance]:
     return found
 
 
+def class_partners(paths: list[Path]) -> list[tuple[Instance, Instance]]:
+    """Every ordered pair (X, Y) of two instances of one class among the scenes at `paths`."""
+    found = instances(paths)
+    return [
+        (x, y)
+        for x in found
+        for y in found
+        if x.object_class == y.object_class and x.name != y.name
+    ]
+
+
 def views_showing(scene: Scene, instance: Instance) -> list[int]:
     """Positions of the views of `scene` that show `instance` with at least MIN_PIXELS."""
     return [
@@ -81,13 +91,7 @@ def cross_instance_pairs(
 ) -> list[EvaluationPair]:
     """Up to `pairs` pairs (kind "cross_instance"): a view of instance X, a view of another
     instance Y of its class, and up to `matches` true matches between them."""
-    found = instances(paths)
-    partners = [
-        (x, y)
-        for x in found
-        for y in found
-        if x.object_class == y.object_class and x.name != y.name
-    ]
+    partners = class_partners(paths)
     if not partners:
         return []
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1A55]))
@@ -108,13 +112,31 @@ def cross_instance_pairs(
             continue
         frame_a = views_x[int(rng.integers(len(views_x)))]
         frame_b = views_y[int(rng.integers(len(views_y)))]
-        view_b = load_view(scenes[y.scene], frame_b, edge_threshold_m)
-        pair = _pair(
-            scenes[x.scene], frame_a, x, scenes[y.scene], frame_b, y, view_b, names[y.scene],
-            matches, rng,
-        )  # fmt: skip
-        if pair is not None:
-            chosen.append(pair)
+        scene_a, scene_b = scenes[x.scene], scenes[y.scene]
+        uv_a, uv_b, on_y = instance_matches(scene_a, frame_a, x, scene_b, frame_b, y, matches, rng)
+        if len(uv_a) == 0:
+            continue
+        pair = EvaluationPair(
+            "cross_instance",
+            scene_a.rgb(frame_a),
+            scene_b.rgb(frame_b),
+            load_view(scene_b, frame_b, edge_threshold_m),
+            uv_a,
+            uv_b,
+            on_y,
+            (f"{scene_a.path.name}/{x.name}", f"{scene_b.path.name}/{y.name}"),
+            # A's camera carried rigidly from X onto Y (where it would stand to see Y as it saw
+            # X): the points are on Y, and A's own pose is about X, elsewhere or in another
+            # scene.
+            y.object_to_world
+            @ invert_pose(x.object_to_world)
+            @ scene_a.frames[frame_a].camera_to_world,
+            **ground_truth_of(scene_b, frame_b, names[y.scene]),
+            excluded_b=(
+                scene_b.segmentation(frame_b) == x.segmentation_id if x.scene == y.scene else None
+            ),
+        )
+        chosen.append(pair)
     return chosen
 
 
@@ -163,39 +185,3 @@ def instance_matches(
     visible = (np.abs(seen_depth - z_b[keep]) < VISIBLE_WITHIN_M) & (labels == y.segmentation_id)
     keep = keep[visible][:matches]
     return uv_a[keep].astype(np.int64), uv_b[keep], on_y[keep]
-
-
-def _pair(
-    scene_a: Scene,
-    frame_a: int,
-    x: Instance,
-    scene_b: Scene,
-    frame_b: int,
-    y: Instance,
-    view_b: View,
-    names_b: dict[int, str] | None,
-    matches: int,
-    rng: np.random.Generator,
-) -> EvaluationPair | None:
-    uv_a, uv_b, on_y = instance_matches(scene_a, frame_a, x, scene_b, frame_b, y, matches, rng)
-    if len(uv_a) == 0:
-        return None
-    return EvaluationPair(
-        "cross_instance",
-        scene_a.rgb(frame_a),
-        scene_b.rgb(frame_b),
-        view_b,
-        uv_a,
-        uv_b,
-        on_y,
-        (f"{scene_a.path.name}/{x.name}", f"{scene_b.path.name}/{y.name}"),
-        # A's camera carried rigidly from X onto Y (where it would stand to see Y as it saw
-        # X): the points are on Y, and A's own pose is about X, elsewhere or in another scene.
-        y.object_to_world
-        @ invert_pose(x.object_to_world)
-        @ scene_a.frames[frame_a].camera_to_world,
-        **ground_truth_of(scene_b, frame_b, names_b),
-        excluded_b=(
-            scene_b.segmentation(frame_b) == x.segmentation_id if x.scene == y.scene else None
-        ),
-    )

@@ -220,7 +220,21 @@ def make_pair(
         return PairSample(plan, frame_b, matches, NonMatches.empty(), skipped="no_overlap")
     rejected = matches.rejected
     matches = keep_subset(matches, config.matches, rng)
-    nonmatches = NonMatches.concatenate(
+    nonmatches = pair_nonmatches(matches, view_a, view_b, config, nonmatches_per_match, rng)
+    return PairSample(plan, frame_b, matches, nonmatches, rejected=rejected)
+
+
+def pair_nonmatches(
+    matches: Matches,
+    view_a: View,
+    view_b: View,
+    config: CorrespondConfig,
+    nonmatches_per_match: int,
+    rng: np.random.Generator,
+) -> NonMatches:
+    """The non-matches of a pair of views with `matches`: `nonmatches_per_match` masked and
+    background ones per match, then the config's blind ones."""
+    return NonMatches.concatenate(
         [
             nonmatches_for(
                 matches, view_b, nonmatches_per_match, config.masked_share,
@@ -229,4 +243,3 @@ def make_pair(
             random_pairs(view_a.mask, view_b.mask, config.blind_nonmatches, False, BLIND, rng),
         ]
     )  # fmt: skip
-    return PairSample(plan, frame_b, matches, nonmatches, rejected=rejected)

@@ -24,18 +24,18 @@ from descriptors.augment import (
     warp_image,
 )
 from descriptors.config import CorrespondConfig, TrainConfig
-from descriptors.correspondence import (
-    BLIND,
-    CROSS_OBJECT,
-    Matches,
-    NonMatches,
-    View,
-    nonmatches_for,
-    random_pairs,
-)
-from descriptors.cross_instance import Instance, instance_matches, instances, views_showing
+from descriptors.correspondence import CROSS_OBJECT, Matches, NonMatches, View, random_pairs
+from descriptors.cross_instance import Instance, class_partners, instance_matches, views_showing
 from descriptors.loss import Samples
-from descriptors.pairs import PairPlan, PairSample, catalog, load_view, make_pair, plan_pairs
+from descriptors.pairs import (
+    PairPlan,
+    PairSample,
+    catalog,
+    load_view,
+    make_pair,
+    pair_nonmatches,
+    plan_pairs,
+)
 from formats import DonkitError
 from formats.scenes import load_scene
 from learn.augment import jitter_colour
@@ -111,10 +111,6 @@ class TrainingPairs(torch.utils.data.Dataset):
                 "scenes of one size"
             )
         (self.height, self.width) = sizes.pop()
-        if any(train.crop_px):
-            # Images smaller than the crop are trained on whole, along that side.
-            crop = (min(train.crop_px[0], self.width), min(train.crop_px[1], self.height))
-            self.train = dataclasses.replace(train, crop_px=crop)
         for scene in self.scenes:
             load_view(scene, 0, correspond.edge_threshold_m)  # says so when it is not fused
         self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
@@ -230,15 +226,9 @@ class TrainingPairs(torch.utils.data.Dataset):
             return None
         view_a, view_b = self._view(x.scene, frame_a), self._view(y.scene, frame_b)
         matches = Matches(uv_a, uv_b, on_y.astype(np.float32), len(uv_a))
-        nonmatches = NonMatches.concatenate(
-            [
-                nonmatches_for(
-                    matches, view_b, config.nonmatches_per_match, config.masked_share,
-                    config.nonmatch_radius_px, rng,
-                ),
-                random_pairs(view_a.mask, view_b.mask, config.blind_nonmatches, False, BLIND, rng),
-            ]
-        )  # fmt: skip
+        nonmatches = pair_nonmatches(
+            matches, view_a, view_b, config, config.nonmatches_per_match, rng
+        )
         return TrainingPair(
             self._image(x.scene, frame_a).copy(), self._image(y.scene, frame_b).copy(),
             view_a.mask, view_b.mask, uv_a, uv_b, nonmatches.uv_a.astype(np.int64),
@@ -375,13 +365,7 @@ def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samp
 
 def _instance_partners(paths: list[Path]) -> list[tuple[Instance, Instance]]:
     """Every ordered pair of two instances of one class in different scenes."""
-    found = instances(paths)
-    partners = [
-        (x, y)
-        for x in found
-        for y in found
-        if x.object_class == y.object_class and x.name != y.name and x.scene != y.scene
-    ]
+    partners = [(x, y) for x, y in class_partners(paths) if x.scene != y.scene]
     if not partners:
         where = paths[0].parent if paths else "the training data"
         raise DonkitError(
