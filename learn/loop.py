@@ -487,4 +487,3 @@ def flush_subnormal(parameters: list[torch.Tensor]) -> None:
         if parameter.is_floating_point():
             tiny = torch.finfo(parameter.dtype).tiny
             parameter.masked_fill_(parameter.abs() < tiny, 0.0)
-
