@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from formats.checks import at_least, check, not_negative, positive, within
+from formats.checks import SECTION, at_least, check, not_negative, positive, within
 from learn.config import LoopConfig
 
 
@@ -96,6 +96,11 @@ class LossConfig:
     """The distributional softmax runs over every pixel of B (1), or over every s-th pixel of
     each row and column: s^2 times fewer distances (the descriptors are upsampled from the
     network's stride 8 or 4, so little is lost)."""
+    class_dims: int = 0
+    """Pairs across instances of a class (train.cross_instance_share) compare only the first
+    class_dims descriptor dimensions in the distributional term: those are pulled together
+    across a class, the rest stay free to tell its instances apart (the other pairs compare
+    all). 0: all D."""
     margin: float = 0.5
     """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
     background_margin: float = 0.5
@@ -110,7 +115,7 @@ class LossConfig:
     def __post_init__(self) -> None:
         positive(self, "margin", "background_margin", "sigma_px", "temperature")
         at_least(self, 1, "distributional_matches", "distributional_stride")
-        not_negative(self, "match_weight", "blind_weight", "cross_object_weight")
+        not_negative(self, "match_weight", "blind_weight", "cross_object_weight", "class_dims")
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,13 @@ class TrainConfig:
             "contrastive loss pulls these matches to zero distance while cross-object "
             "non-matches push the same instances apart)",
             "cross_instance_share",
+        )
+        check(
+            self,
+            self.loss.class_dims <= self.descriptor_dim,
+            f"cannot exceed {SECTION}descriptor_dim ({self.descriptor_dim}); got "
+            f"{self.loss.class_dims}",
+            "loss.class_dims",
         )
         within(self, 0.0, 1.0, "rotate_180")
         low, high = self.scale_range

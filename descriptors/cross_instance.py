@@ -6,7 +6,8 @@ divided by X's scale (the canonical point), times Y's scale, out of Y's object f
 view of X therefore has a true match in a view of Y wherever that point is visible: where B's
 sensor depth agrees with the point's depth and B's segmentation shows Y. Class-consistent
 descriptors should find it. When X and Y stand in one scene, B may show X too, where the same
-point of the same object is rightly nearest: B's pixels of X are then left out of the search.
+point of the same object is rightly nearest: B's pixels of X (or of a copy of X, the same object
+in Y's scene) are then left out of the search, in training as in evaluation.
 Only simulated scenes (with ground_truth/) have such pairs.
 """
 
@@ -66,9 +67,8 @@ def instances(paths: list[Path]) -> list[Instance]:
     return found
 
 
-def class_partners(paths: list[Path]) -> list[tuple[Instance, Instance]]:
-    """Every ordered pair (X, Y) of two instances of one class among the scenes at `paths`."""
-    found = instances(paths)
+def class_partners(found: list[Instance]) -> list[tuple[Instance, Instance]]:
+    """Every ordered pair (X, Y) of two instances of one class among `found`."""
     return [
         (x, y)
         for x in found
@@ -91,7 +91,9 @@ def cross_instance_pairs(
 ) -> list[EvaluationPair]:
     """Up to `pairs` pairs (kind "cross_instance"): a view of instance X, a view of another
     instance Y of its class, and up to `matches` true matches between them."""
-    partners = class_partners(paths)
+    found = instances(paths)
+    partners = class_partners(found)
+    segment_ids = {(item.scene, item.name): item.segmentation_id for item in found}
     if not partners:
         return []
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1A55]))
@@ -132,12 +134,18 @@ def cross_instance_pairs(
             @ invert_pose(x.object_to_world)
             @ scene_a.frames[frame_a].camera_to_world,
             **ground_truth_of(scene_b, frame_b, names[y.scene]),
-            excluded_b=(
-                scene_b.segmentation(frame_b) == x.segmentation_id if x.scene == y.scene else None
-            ),
+            excluded_b=copy_in_view(scene_b, frame_b, segment_ids.get((y.scene, x.name))),
         )
         chosen.append(pair)
     return chosen
+
+
+def copy_in_view(scene: Scene, frame: int, segmentation_id: int | None) -> np.ndarray | None:
+    """(H, W) bool pixels of view `frame` of `scene` on the object `segmentation_id` (None: the
+    scene holds no such object, and None is returned)."""
+    if segmentation_id is None:
+        return None
+    return scene.segmentation(frame) == segmentation_id
 
 
 def instance_matches(

@@ -37,9 +37,16 @@ class Samples:
     nonmatch_uv_a: torch.Tensor  # (M, 2)
     nonmatch_uv_b: torch.Tensor  # (M, 2)
     nonmatch_kind: torch.Tensor  # (M,) int64: MASKED, BACKGROUND, BLIND or CROSS_OBJECT
+    cross_instance: torch.Tensor | None = None  # (B,) bool: pairs across instances of a class
+    excluded_b: torch.Tensor | None = None  # (B, H, W) bool: pixels of B that match nothing
 
     def to(self, device: torch.device) -> Samples:
-        return Samples(*(getattr(self, name).to(device) for name in self.__dataclass_fields__))
+        return Samples(
+            *(
+                None if (value := getattr(self, name)) is None else value.to(device)
+                for name in self.__dataclass_fields__
+            )
+        )
 
 
 def gather(descriptors: torch.Tensor, pair: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -84,16 +91,21 @@ def distributional_term(
     sigma_px: float,
     temperature: float,
     stride: int = 1,
+    excluded_b: torch.Tensor | None = None,
+    dims: list[int] | None = None,
 ) -> torch.Tensor:
     """Mean over matches of KL(Gaussian target around uv_b || softmax over B's pixels).
 
     The target is `gaussian_window`'s: only its pixels enter the sum, and the softmax's
     normalizer is over all of B's pixels, or over every `stride`-th of each row and column
-    (stride^2 times fewer distances).
+    (stride^2 times fewer distances). Excluded pixels are in neither: no probability goes to
+    them, and the target is renormalized over the rest of its window.
 
     Args:
         descriptors_a, descriptors_b: (B, D, H, W).
         pair: (N,) the pair of each match; uv_a, uv_b: (N, 2) its pixels (u, v).
+        excluded_b: (B, H, W) bool pixels of B that are no candidate, or None.
+        dims: per pair, how many leading descriptor dimensions are compared (None: all).
     """
     descriptors_b = descriptors_b[:, :, ::stride, ::stride]
     height, width = descriptors_b.shape[-2:]
@@ -101,17 +113,25 @@ def distributional_term(
     terms = []
     for index in torch.unique(pair).tolist():
         rows = pair == index
-        flat_b = descriptors_b[index].flatten(1)  # (D, H * W)
-        query = queries[rows]
+        compared = descriptors_b.shape[1] if dims is None else dims[index]
+        flat_b = descriptors_b[index, :compared].flatten(1)  # (D', H * W)
+        query = queries[rows, :compared]
         squared = (
             query.square().sum(dim=1, keepdim=True)
             - 2.0 * query @ flat_b
             + flat_b.square().sum(dim=0, keepdim=True)
         )  # (n, H * W)
-        log_p = torch.log_softmax(-squared / temperature, dim=1)
         pixels, target = gaussian_window(uv_b[rows], height, width, sigma_px, stride)
+        if excluded_b is not None and bool(excluded_b[index].any()):
+            excluded = excluded_b[index, ::stride, ::stride].reshape(-1)
+            squared = squared.masked_fill(excluded, float("inf"))
+            target = target * ~excluded[pixels]
+            target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        log_p = torch.log_softmax(-squared / temperature, dim=1)
         log_target = torch.log(target.clamp_min(torch.finfo(target.dtype).tiny))
-        terms.append((target * (log_target - log_p.gather(1, pixels))).sum(dim=1))
+        # Where the target is 0, so is the term (log_p may be -inf there: an excluded pixel).
+        kl = target * (log_target - log_p.gather(1, pixels).clamp_min(-1e4))
+        terms.append(kl.sum(dim=1))
     return torch.cat(terms).mean()
 
 
@@ -138,10 +158,13 @@ def descriptor_loss(
     distributional = weights.kind == "distributional"
     if distributional and len(samples.match_pair):
         chosen = first_per_pair(samples.match_pair, weights.distributional_matches)
+        every = descriptors_a.shape[1]
+        crossing = [] if samples.cross_instance is None else samples.cross_instance.tolist()
+        dims = [(weights.class_dims or every) if crosses else every for crosses in crossing]
         match = distributional_term(
             descriptors_a, descriptors_b, samples.match_pair[chosen],
             samples.match_uv_a[chosen], samples.match_uv_b[chosen], weights.sigma_px,
-            weights.temperature, weights.distributional_stride,
+            weights.temperature, weights.distributional_stride, samples.excluded_b, dims or None,
         )  # fmt: skip
     elif len(samples.match_pair):
         match_a = gather(descriptors_a, samples.match_pair, samples.match_uv_a)

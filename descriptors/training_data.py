@@ -25,7 +25,14 @@ from descriptors.augment import (
 )
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.correspondence import CROSS_OBJECT, Matches, NonMatches, View, random_pairs
-from descriptors.cross_instance import Instance, class_partners, instance_matches, views_showing
+from descriptors.cross_instance import (
+    Instance,
+    class_partners,
+    copy_in_view,
+    instance_matches,
+    instances,
+    views_showing,
+)
 from descriptors.loss import Samples
 from descriptors.pairs import (
     PairPlan,
@@ -63,6 +70,9 @@ class TrainingPair:
     nonmatch_kind: np.ndarray  # (M,) int64
     # same_object, different_object, multi_object, synthetic_multi_object or cross_instance
     kind: str
+    # (H, W) bool pixels of B that match nothing in A: in a pair across instances X and Y, B's
+    # view of X itself (another copy of the same object in Y's scene); None: none.
+    excluded_b: np.ndarray | None = None
 
 
 class _LeastRecentlyUsed(OrderedDict):
@@ -116,9 +126,10 @@ class TrainingPairs(torch.utils.data.Dataset):
         self.plans = plan_pairs(self.entries, self.correspond, count, train.class_consistent)
         singles = [i for i, e in enumerate(self.entries) if e.single_object and e.frames >= 2]
         self._paste_partners = {i: self._partners(i, singles) for i in singles}
-        self._instance_partners = (
-            _instance_partners(paths) if train.cross_instance_share > 0 else []
-        )
+        crossing = train.cross_instance_share > 0
+        found = instances(paths) if crossing else []
+        self._instance_partners = _instance_partners(found, paths) if crossing else []
+        self._segment_ids = {(item.scene, item.name): item.segmentation_id for item in found}
         self._showing: dict[tuple[int, str], list[int]] = {}
         self._views: dict[tuple[int, int], View] = _LeastRecentlyUsed(_VIEW_CACHE)
         self._images: dict[tuple[int, int], np.ndarray] = _LeastRecentlyUsed(_VIEW_CACHE)
@@ -229,10 +240,14 @@ class TrainingPairs(torch.utils.data.Dataset):
         nonmatches = pair_nonmatches(
             matches, view_a, view_b, config, config.nonmatches_per_match, rng
         )
+        # Y's scene may hold a copy of X, whose same point is rightly nearer than Y's (as
+        # evaluation, which searches without it).
+        excluded_b = copy_in_view(scene_b, frame_b, self._segment_ids.get((y.scene, x.name)))
         return TrainingPair(
             self._image(x.scene, frame_a).copy(), self._image(y.scene, frame_b).copy(),
             view_a.mask, view_b.mask, uv_a, uv_b, nonmatches.uv_a.astype(np.int64),
             nonmatches.uv_b.astype(np.int64), nonmatches.kind.astype(np.int64), "cross_instance",
+            excluded_b,
         )  # fmt: skip
 
     # Synthetic multi-object pairs.
@@ -316,12 +331,16 @@ class TrainingPairs(torch.utils.data.Dataset):
     def _augmented(self, pair: TrainingPair, changes: list[Augmentation]) -> TrainingPair:
         """`pair` with each image changed, and its samples moved along (or dropped when
         cropped away)."""
+
+        def warp_mask(mask: np.ndarray, change: Augmentation) -> np.ndarray:
+            return warp_image(mask.astype(np.uint8), change.pixel_map, True, change.size) > 0
+
         images, masks = [], []
         for image, mask, change in zip(
             (pair.image_a, pair.image_b), (pair.mask_a, pair.mask_b), changes, strict=True
         ):
             image = warp_image(image, change.pixel_map, size=change.size)
-            mask = warp_image(mask.astype(np.uint8), change.pixel_map, True, change.size) > 0
+            mask = warp_mask(mask, change)
             if change.background is not None:
                 texture = self._texture(change.background)
                 texture = texture[::-1, ::-1] if change.background_flip else texture
@@ -339,6 +358,7 @@ class TrainingPairs(torch.utils.data.Dataset):
         return TrainingPair(
             images[0], images[1], masks[0], masks[1], match_a[keep], match_b[keep],
             other_a[other], other_b[other], pair.nonmatch_kind[other], pair.kind,
+            None if pair.excluded_b is None else warp_mask(pair.excluded_b, changes[1]),
         )  # fmt: skip
 
 
@@ -357,15 +377,21 @@ def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samp
         owners("match_uv_a"), packed("match_uv_a"), packed("match_uv_b"),
         owners("nonmatch_uv_a"), packed("nonmatch_uv_a"), packed("nonmatch_uv_b"),
         packed("nonmatch_kind"),
+        torch.tensor([p.kind == "cross_instance" for p in pairs]),
+        torch.from_numpy(np.stack([
+            np.zeros(p.image_b.shape[:2], bool) if p.excluded_b is None else p.excluded_b
+            for p in pairs
+        ])),
     )  # fmt: skip
     images_a = torch.from_numpy(np.stack([p.image_a for p in pairs]))
     images_b = torch.from_numpy(np.stack([p.image_b for p in pairs]))
     return images_a, images_b, samples
 
 
-def _instance_partners(paths: list[Path]) -> list[tuple[Instance, Instance]]:
-    """Every ordered pair of two instances of one class in different scenes."""
-    partners = [(x, y) for x, y in class_partners(paths) if x.scene != y.scene]
+def _instance_partners(found: list[Instance], paths: list[Path]) -> list[tuple[Instance, Instance]]:
+    """Every ordered pair of two of the instances `found` (in the scenes at `paths`) of one
+    class in different scenes."""
+    partners = [(x, y) for x, y in class_partners(found) if x.scene != y.scene]
     if not partners:
         where = paths[0].parent if paths else "the training data"
         raise DonkitError(

@@ -1,5 +1,6 @@
 """The descriptor losses against values worked out by hand on tiny tensors."""
 
+import dataclasses
 import math
 
 import pytest
@@ -174,3 +175,51 @@ def test_a_strided_distributional_term_runs_over_every_s_th_pixel():
     target = torch.zeros(1, 3).scatter_add(1, pixels, weights)[0]
     expected = torch.tensor([math.exp(-4.5), math.exp(-0.5), math.exp(-0.5)])
     torch.testing.assert_close(target, expected / expected.sum())
+
+
+def test_excluded_pixels_of_b_take_no_probability_and_no_target():
+    # B is one row of 3 pixels with descriptors 0, 1, 2; the query is 0 and its true match is
+    # pixel 2 (sigma 0.05: the target is pixel 2 alone). Pixel 0, a copy of A's own object,
+    # would win; excluded, the softmax runs over pixels 1 and 2: -log p(2) = log(1 + e^3).
+    a = torch.zeros(1, 1, 1, 3)
+    b = torch.tensor([0.0, 1.0, 2.0]).view(1, 1, 1, 3)
+    pair, uv_a, uv_b = tensor(0), tensor([0, 0]), tensor([2, 0])
+    excluded = torch.tensor([[[True, False, False]]])
+    value = distributional_term(a, b, pair, uv_a, uv_b, 0.05, 1.0, excluded_b=excluded)
+    assert value.item() == pytest.approx(math.log(1 + math.exp(3)), rel=1e-5)
+    unmasked = distributional_term(a, b, pair, uv_a, uv_b, 0.05, 1.0)
+    assert unmasked.item() == pytest.approx(4 + math.log(1 + math.exp(-1) + math.exp(-4)))
+    # A target window reaching onto an excluded pixel is renormalized over the rest: sigma 1
+    # around pixel 1 weighs pixels 1 and 2 as 1 : e^-1/2 once pixel 0 is out.
+    near = distributional_term(a, b, pair, uv_a, tensor([1, 0]), 1.0, 1.0, excluded_b=excluded)
+    target = torch.tensor([1.0, math.exp(-0.5)])
+    target /= target.sum()
+    log_p = torch.log_softmax(-torch.tensor([1.0, 4.0]), dim=0)
+    assert near.item() == pytest.approx((target * (target.log() - log_p)).sum().item(), rel=1e-5)
+
+
+def test_cross_instance_pairs_compare_the_class_dimensions_only():
+    # 2-D descriptors; B's pixels (0, 5), (1, 0), (2, 0); query (0, 0), true match pixel 0.
+    # On the first dimension alone the squared distances are 0, 1, 4: -log p(0) is
+    # log(1 + e^-1 + e^-4); on both, 25, 1, 4.
+    a = torch.zeros(1, 2, 1, 3)
+    b = torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 0.0]]).view(1, 2, 1, 3)
+    one_dim = math.log(1 + math.exp(-1) + math.exp(-4))
+    both = 25 + math.log(math.exp(-25) + math.exp(-1) + math.exp(-4))
+    samples = Samples(
+        match_pair=tensor(0), match_uv_a=tensor([0, 0]), match_uv_b=tensor([0, 0]),
+        nonmatch_pair=tensor(), nonmatch_uv_a=torch.zeros(0, 2, dtype=torch.int64),
+        nonmatch_uv_b=torch.zeros(0, 2, dtype=torch.int64), nonmatch_kind=tensor(),
+        cross_instance=torch.tensor([True]),
+    )  # fmt: skip
+    weights = LossConfig(kind="distributional", sigma_px=0.05, distributional_stride=1)
+    _, log = descriptor_loss(a, b, samples, weights)
+    assert log["match"] == pytest.approx(both, rel=1e-5)
+    class_dims = LossConfig(
+        kind="distributional", sigma_px=0.05, distributional_stride=1, class_dims=1
+    )
+    _, log = descriptor_loss(a, b, samples, class_dims)
+    assert log["match"] == pytest.approx(one_dim, rel=1e-5)
+    within_instance = dataclasses.replace(samples, cross_instance=torch.tensor([False]))
+    _, log = descriptor_loss(a, b, within_instance, class_dims)
+    assert log["match"] == pytest.approx(both, rel=1e-5)

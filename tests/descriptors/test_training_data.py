@@ -187,6 +187,44 @@ def test_cross_instance_pairs_match_the_same_canonical_point(fused_singles):
         assert len(pair.nonmatch_uv_b) > 0
 
 
+@pytest.mark.slow
+def test_a_copy_of_x_in_y_s_scene_is_excluded_from_b(fused_demo_scenes):
+    # Demo scene 0 holds mug_red and mug_blue, scene 1 mug_blue without mug_red: a pair from
+    # mug_blue (scene 1) onto mug_red (scene 0) has a copy of mug_blue in B, whose pixels are
+    # excluded; a pair from mug_red onto mug_blue (scene 1) has none to exclude.
+    paths = scenes(fused_demo_scenes)
+    scene_0 = load_scene(paths[0])
+    ids = {obj.name: obj.segmentation_id for obj in read_ground_truth(paths[0]).objects}
+    config = dataclasses.replace(PLAIN, cross_instance_share=1.0)
+    pairs = TrainingPairs(paths, CORRESPOND, config, 24, augment=False)
+    seen = {"excluded": 0, "none": 0}
+    for index in range(24):
+        pair = pairs[index]
+        frames = [
+            i for i in range(len(scene_0.frames)) if np.array_equal(scene_0.rgb(i), pair.image_b)
+        ]
+        if not frames or pair.excluded_b is None:
+            assert pair.excluded_b is None or frames
+            seen["none"] += pair.excluded_b is None
+            continue
+        segmentation = scene_0.segmentation(frames[0])
+        np.testing.assert_array_equal(pair.excluded_b, segmentation == ids["mug_blue"])
+        on_y = segmentation[pair.match_uv_b[:, 1], pair.match_uv_b[:, 0]]
+        assert (on_y == ids["mug_red"]).all()
+        seen["excluded"] += 1
+    assert seen["excluded"] > 0 and seen["none"] > 0
+    # Augmented (turned, zoomed, cropped), the excluded pixels move with B's image: none of
+    # the matches, all on Y, lands on them.
+    augmented = TrainingPairs(
+        paths, CORRESPOND, dataclasses.replace(TrainConfig(), cross_instance_share=1.0), 24
+    )
+    for index in range(24):
+        pair = augmented[index]
+        if pair.excluded_b is not None:
+            assert pair.excluded_b.shape == pair.image_b.shape[:2]
+            assert not pair.excluded_b[pair.match_uv_b[:, 1], pair.match_uv_b[:, 0]].any()
+
+
 def test_cross_instance_pairs_need_two_instances_of_a_class(fused_singles):
     config = dataclasses.replace(PLAIN, class_consistent=True, cross_instance_share=0.5)
     box_tea_and_duck = scenes(fused_singles)[:2]

@@ -546,6 +546,10 @@ def test_a_section_made_in_code_checks_itself(section, changes, message):
              "train.cross_instance_share=0.5"],
             "needs train.class_consistent: true or train.loss.kind: distributional",
         ),
+        (
+            ["train.descriptor_dim=8", "train.loss.class_dims=9"],
+            "train.loss.class_dims cannot exceed train.descriptor_dim (8); got 9",
+        ),
     ],
 )  # fmt: skip
 def test_descriptor_training_options_that_cannot_work_are_refused(overrides, message):
