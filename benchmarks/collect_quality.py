@@ -26,10 +26,16 @@ from pathlib import Path
 import numpy as np
 
 import collect
-from collect.checks import depth_agreement, segmentation_agreement
+from collect.checks import segmentation_agreement
 from donkit.table import format_table
 from formats.plain import read_yaml
 from formats.scenes import METADATA, find_scenes, load_scene
+from reconstruct.consistency import frame_agreement
+
+
+def depth_errors(scene, a: int, b: int) -> np.ndarray:
+    """|dz| (N,) metres between frames a and b (reconstruct.consistency.frame_agreement)."""
+    return np.abs(frame_agreement(scene, a, b)[0])
 
 
 def main() -> None:
@@ -59,7 +65,7 @@ def report(data: Path, pairs: str) -> None:
             if pairs == "all"
             else ((i, i + 1) for i in range(count - 1))
         )
-        per_pair = [depth_agreement(scene, a, b) for a, b in chosen]
+        per_pair = [depth_errors(scene, a, b) for a, b in chosen]
         errors = np.concatenate(per_pair)
         all_errors.append(errors)
         segments = segmentation_agreement(root)

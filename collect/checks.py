@@ -1,10 +1,9 @@
-"""How well a recorded scene holds together, measured from its files alone.
+"""How well a simulated scene holds together with its ground truth.
 
-`depth_agreement` moves frame A's depth into frame B with the intrinsics and poses on disk and
-compares it with B's depth where B sees the same surface: a check of poses, intrinsics and depth
-together, which works on any scene in the DON layout, simulated or real.
-`segmentation_agreement` compares the simulator's ground truth (meshes and object poses) with
-its segmentation images; `rendered_intrinsics` measures the camera a renderer really renders.
+`segmentation_agreement` compares the simulator's ground truth (meshes and object poses) with its
+segmentation images; `rendered_intrinsics` measures the camera a renderer really renders. (Depth,
+intrinsics and poses against each other, from the files alone, are checked for any scene by
+reconstruct.consistency: `donkit check`.)
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ import trimesh
 from scipy.optimize import least_squares
 
 from formats.ground_truth import read_ground_truth
-from formats.scenes import Scene, load_scene
+from formats.scenes import load_scene
 from geometry import (
     PinholeCamera,
     backproject,
-    backproject_depth,
     inside_image,
     invert_pose,
     look_at,
@@ -32,71 +30,7 @@ from geometry import (
     transform,
 )
 
-OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
-GRAZING_LIMIT_DEG = 75.0  # surfaces seen more obliquely than this are not compared
 TABLE_CONTACT_M = 0.003  # depth cannot tell object points this close to the table from it
-
-
-def depth_agreement(scene: Scene, a: int, b: int) -> np.ndarray:
-    """|dz| in metres between A's depth moved into B and B's depth, at A's pixels that B sees.
-
-    B sees a pixel of A when its point lands inside B, is at most `OCCLUSION_MARGIN_M` behind
-    B's surface there, lies on a surface facing B (within `GRAZING_LIMIT_DEG`), and B's depth is
-    sampled away from a depth discontinuity (its four neighbours within 1 cm). B's depth is
-    interpolated bilinearly at the exact (sub-pixel) location.
-
-    Args:
-        a, b: positions in `scene.frames`.
-
-    Returns:
-        (N,) float64 metres.
-    """
-    k = scene.camera.matrix
-    depth_a, depth_b = scene.depth(a).astype(np.float64), scene.depth(b).astype(np.float64)
-    points_a = backproject_depth(depth_a, k)
-    normals_a = _normals_towards_camera(points_a)
-    rows, columns = np.nonzero(depth_a > 0)
-    a_to_b = invert_pose(scene.frames[b].camera_to_world) @ scene.frames[a].camera_to_world
-    points_b = transform(points_a[rows, columns], a_to_b)
-    normals_b = normals_a[rows, columns] @ a_to_b[:3, :3].T
-    uv_b, z_b = project(points_b, k)
-    width, height = scene.camera.width, scene.camera.height
-    inside = (uv_b[:, 0] >= 0) & (uv_b[:, 0] <= width - 1) & (uv_b[:, 1] >= 0)
-    inside &= (uv_b[:, 1] <= height - 1) & (z_b > 0)
-    sampled, smooth = _bilinear(depth_b, uv_b)
-    facing = -(normals_b * points_b).sum(axis=-1) / np.linalg.norm(points_b, axis=-1)
-    dz = z_b - sampled
-    seen = inside & smooth & (dz < OCCLUSION_MARGIN_M)
-    seen &= facing > math.cos(math.radians(GRAZING_LIMIT_DEG))
-    return np.abs(dz[seen])
-
-
-def _bilinear(image: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear samples of `image` (H, W) at `uv` (N, 2), and whether the four neighbours are
-    all readings within 1 cm of each other (one surface, no discontinuity)."""
-    height, width = image.shape
-    u0 = np.clip(np.floor(uv[:, 0]).astype(int), 0, width - 2)
-    v0 = np.clip(np.floor(uv[:, 1]).astype(int), 0, height - 2)
-    fu, fv = uv[:, 0] - u0, uv[:, 1] - v0
-    corners = np.stack(
-        [image[v0, u0], image[v0, u0 + 1], image[v0 + 1, u0], image[v0 + 1, u0 + 1]], axis=-1
-    )
-    weights = np.stack([(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv], axis=-1)
-    smooth = (corners > 0).all(axis=-1) & (np.ptp(corners, axis=-1) < 0.01)
-    return (corners * weights).sum(axis=-1), smooth
-
-
-def _normals_towards_camera(points: np.ndarray) -> np.ndarray:
-    """(H, W, 3) unit normals of a backprojected depth image (central differences), each
-    turned to face the camera."""
-    along_u = np.zeros_like(points)
-    along_v = np.zeros_like(points)
-    along_u[:, 1:-1] = points[:, 2:] - points[:, :-2]
-    along_v[1:-1] = points[2:] - points[:-2]
-    normals = np.cross(along_u, along_v)
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12
-    normals[(normals * points).sum(axis=-1) > 0] *= -1
-    return normals
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
     try:
-        command.run(args)
+        # A command returns its exit status when it has one of its own (a failed check: 1).
+        status = command.run(args)
     except DonkitError as error:
         print(f"donkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = interrupted(args) if interrupted else "run the same command again to resume"
         print(f"donkit {args.command}: interrupted; {hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

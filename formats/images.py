@@ -121,15 +121,16 @@ def write_depth(path: Path, depth_m: np.ndarray) -> None:
     _write_png(path, depth_to_millimetres(depth_m))
 
 
-def read_depth(path: Path) -> np.ndarray:
-    """Read a uint16 millimetre depth PNG as (H, W) float32 metres (0 = no reading)."""
+def read_depth(path: Path, units_per_metre: float = 1000.0) -> np.ndarray:
+    """Read a uint16 depth PNG as (H, W) float32 metres (0 = no reading): millimetres, or
+    another unit (the TUM RGB-D benchmark's 1/5000 m: units_per_metre 5000)."""
     image = _read_png(path, "depth image")
     if image.dtype != np.uint16 or image.ndim != 2:
         raise DonkitError(
             f"depth image {path} has dtype {image.dtype} and shape {image.shape}; "
-            "expected a single-channel uint16 PNG in millimetres"
+            "expected a single-channel uint16 PNG"
         )
-    return image.astype(np.float32) / np.float32(1000.0)
+    return image.astype(np.float32) / np.float32(units_per_metre)
 
 
 def write_labels(path: Path, labels: np.ndarray) -> None:

@@ -259,7 +259,7 @@ def load_scene(path: Path) -> Scene:
             raise DonkitError(
                 f"{where} needs an integer index, rgb_image_filename and depth_image_filename"
             ) from None
-        timestamp = finite_float(entry.get("timestamp", 0.0), f"{where}.timestamp")
+        timestamp = _timestamp_s(entry.get("timestamp", 0.0), f"{where}.timestamp")
         right_name = entry.get("right_rgb_image_filename")
         frames.append(
             Frame(
@@ -294,6 +294,14 @@ def load_scene(path: Path) -> Scene:
             "their baseline, is missing"
         )
     return Scene(path=path, camera=camera, frames=tuple(frames), stereo_baseline_m=baseline)
+
+
+def _timestamp_s(value: Any, where: str) -> float:
+    """A pose file's timestamp in seconds: an integer is in nanoseconds (as Dense Object Nets'
+    own recordings write them), a number with a fraction in seconds (as donkit writes them)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value / 1e9
+    return finite_float(value, where)
 
 
 def find_scenes(root: Path) -> tuple[list[Path], list[Path]]:

@@ -7,6 +7,7 @@ thing in every command (donkit/options.py defines the shared ones).
 """
 
 from donkit.commands import (
+    check,
     collect,
     config,
     correspond,
@@ -14,6 +15,7 @@ from donkit.commands import (
     depth,
     evaluate,
     fuse,
+    import_data,
     sim_video,
     track,
     train,
@@ -21,5 +23,8 @@ from donkit.commands import (
 )
 
 # In the order `donkit --help` lists them: the pipeline's, then the tools'.
-_ORDER = (collect, fuse, correspond, train, evaluate, visualize, depth, sim_video, track)
+_ORDER = (
+    collect, fuse, correspond, train, evaluate, visualize, depth, sim_video, track, check,
+    import_data,
+)  # fmt: skip
 COMMANDS = {module.NAME: module for module in (*_ORDER, config, demo)}

@@ -16,13 +16,19 @@ import pytest
 
 from collect import collect
 from collect.arm import ARMS, Arm
-from collect.checks import depth_agreement, segmentation_agreement
+from collect.checks import segmentation_agreement
 from collect.world import SimWorld
 from formats.plain import read_yaml, write_yaml
 from formats.scenes import find_scenes, load_scene, pose_from_dict
+from reconstruct.consistency import frame_agreement
 from tests.conftest import SMALL_OVERRIDES, small_config
 
 SCENES = ("scene_0000", "scene_0001")
+
+
+def depth_errors(scene, a: int, b: int) -> np.ndarray:
+    """|dz| (N,) metres between frames a and b (reconstruct.consistency.frame_agreement)."""
+    return np.abs(frame_agreement(scene, a, b)[0])
 
 
 def test_scene_folders_follow_the_layout(small_dataset):
@@ -56,7 +62,7 @@ def test_depth_agrees_across_views_from_the_files_alone(small_dataset, name):
     scene = load_scene(small_dataset / name)
     pooled = []
     for a, b in itertools.combinations(range(len(scene.frames)), 2):
-        errors = depth_agreement(scene, a, b)
+        errors = depth_errors(scene, a, b)
         assert len(errors) > 1000, (a, b)
         # Each pair: depth is stored to the millimetre, so 0.5 mm of rounding is expected.
         assert np.median(errors) <= 0.001, (a, b)
@@ -168,7 +174,7 @@ def test_randomized_scene_keeps_its_geometry_true(tmp_path):
     assert [o["name"] for o in distractors] == ["distractor_1", "distractor_2"]
     assert all(o["class"] == "distractor" for o in distractors)
     for a, b in itertools.combinations(range(4), 2):
-        errors = depth_agreement(scene, a, b)
+        errors = depth_errors(scene, a, b)
         assert np.median(errors) <= 0.001 and np.mean(errors <= 0.005) >= 0.95
     seen = assert_points_land_on_their_segmentation(root)
     assert seen["distractor_1"] + seen["distractor_2"] > 0
@@ -183,8 +189,8 @@ def test_the_checks_notice_a_wrong_pose(small_dataset):
     shifted[:3, 3] += 0.003 * shifted[:3, 2]  # along the optical axis: depth error ~3 mm
     frames[1] = dataclasses.replace(frames[1], camera_to_world=shifted)
     wrong = dataclasses.replace(scene, frames=tuple(frames))
-    assert np.median(depth_agreement(scene, 0, 1)) < 0.001
-    assert np.median(depth_agreement(wrong, 0, 1)) > 0.002
+    assert np.median(depth_errors(scene, 0, 1)) < 0.001
+    assert np.median(depth_errors(wrong, 0, 1)) > 0.002
 
 
 def test_the_segmentation_check_notices_a_wrong_object_pose(small_dataset, tmp_path):

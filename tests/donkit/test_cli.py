@@ -67,6 +67,10 @@ COMMANDS = {
     "correspond help": ["correspond", "--help"],
     "correspond empty": ["correspond", "empty_folder", "--out", "corr_out"],
     "correspond missing out": ["correspond", "empty_folder"],
+    "check help": ["check", "--help"],
+    "check no scenes": ["check", "empty_folder"],
+    "import tum help": ["import", "tum", "--help"],
+    "import tum not a folder": ["import", "tum", "no_such_folder", "--out", "tum_scene"],
 }  # fmt: skip
 
 
@@ -134,6 +138,20 @@ def assert_user_error(result: Result, command: str, message: str) -> None:
             [
                 *["DATA", "--voxel", "--workers", "--backend", "--overwrite", "--evaluate"],
                 *["fusion_mesh.ply", "image_masks", "rendered_images", "Dense Object Nets"],
+            ],
+        ),
+        (
+            "check help",
+            [
+                *["DATA", "--json", "--workers", "relative", "median mm", "OFF", "exits 0"],
+                *["thin wall", "camera_info.yaml", "pose_data.yaml"],
+            ],
+        ),
+        (
+            "import tum help",
+            [
+                *["SRC", "--out", "--intrinsics", "--every", "--max-frames", "--max-difference"],
+                *["--max-gap", "groundtruth.txt", "1/5000 m", "slerp", "donkit check"],
             ],
         ),
     ],
@@ -218,6 +236,8 @@ def test_config_yaml_loads_back_to_the_defaults(runs):
         ("fuse partial", "fuse", "is an unfinished scene; run `donkit collect` again"),
         ("fuse bad voxel", "fuse", "fuse.voxel_m must be positive"),
         ("correspond empty", "correspond", "no complete scene at or below empty_folder"),
+        ("check no scenes", "check", "no complete scene at or below empty_folder"),
+        ("import tum not a folder", "import", "no_such_folder is not a folder"),
     ],
 )
 def test_user_error(runs, name, command, message):
