@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
+    if getattr(command, "USES_TORCH", False):
+        from learn.devices import treat_subnormals_as_zero
+
+        treat_subnormals_as_zero()  # before torch starts its threads, which inherit it
     try:
         # A command returns its exit status when it has one of its own (a failed check: 1).
         status = command.run(args)

@@ -33,6 +33,19 @@ class Processes:
         return self.rank == 0
 
 
+def treat_subnormals_as_zero() -> None:
+    """Have this process's CPU threads flush subnormal floats to zero (FTZ and DAZ).
+
+    Over a long run some of a network's weights and activations shrink below the smallest normal
+    float, and CPUs compute with such numbers many times more slowly: after 5,000 steps of the
+    full descriptor recipe a step took 0.20 s instead of 0.12 s, and forward and backward 0.147 s
+    against 0.071 s with subnormals flushed. Threads inherit the setting when they are made, so
+    call this before torch's first parallel operation starts its intra-op threads (the command
+    line does, first thing); afterwards it reaches only the calling thread.
+    """
+    torch.set_flush_denormal(True)
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """`auto` is cuda when present, else cpu; cuda picks the process's local GPU."""
     if name == "auto":

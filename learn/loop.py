@@ -36,7 +36,6 @@ from learn.config import LoopConfig
 from learn.devices import Processes, resolve_device
 
 _OPTIMIZER_LOGS = {"learning_rate", "gradient_norm"}
-FLUSH_EVERY = 10  # steps between flushes of subnormal weights (3 ms each for 3 M weights)
 
 
 class StepBatches(torch.utils.data.Sampler):
@@ -381,8 +380,6 @@ class TrainingRun:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        if self.device.type == "cpu" and self.step % FLUSH_EVERY == 0:
-            flush_subnormal(self.parameters)
         log["gradient_norm"] = float(norm)
         log["learning_rate"] = self.scheduler.get_last_lr()[0]
 
@@ -471,19 +468,3 @@ class TrainingRun:
                 to_plain(dataclasses.asdict(summary)) | {"run": str(self.folder.root)}
             )
             write_bytes_atomic(self.folder.summary, (text + "\n").encode())
-
-
-@torch.no_grad()
-def flush_subnormal(parameters: list[torch.Tensor]) -> None:
-    """Set the parameters smaller in magnitude than the smallest normal float to zero.
-
-    CPUs compute with subnormal numbers many times more slowly. Over a long run some weights
-    shrink into that range (a descriptor network after 5,000 steps: 1 % of its weights, and a
-    training step took twice as long, 0.13 against 0.064 s forward and backward; with them zeroed,
-    0.063 s). torch.set_flush_denormal would avoid it, but reaches only the calling thread, not
-    the intra-op threads that do most of the work.
-    """
-    for parameter in parameters:
-        if parameter.is_floating_point():
-            tiny = torch.finfo(parameter.dtype).tiny
-            parameter.masked_fill_(parameter.abs() < tiny, 0.0)

@@ -1,5 +1,6 @@
 """One module per `donkit` command: each adds its parser (`add_parser`) and runs it (`run`);
-a training command also says how to continue when it is interrupted (`interrupted`).
+a training command also says how to continue when it is interrupted (`interrupted`), and a
+command that runs networks says so (`USES_TORCH = True`).
 
 A command parses its options, loads the typed config and calls its stage; it holds no
 algorithm. Options that are config keys say so in their help, and the same option means the same

@@ -10,6 +10,7 @@ from donkit.config import load_config
 from donkit.options import add_config_options, add_workers_option
 
 NAME = "demo"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

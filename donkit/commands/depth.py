@@ -17,6 +17,7 @@ from donkit.options import (
 from donkit.summaries import depth_lines
 
 NAME = "depth"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 TRAIN_COMMAND = "donkit depth train"
 
 

@@ -16,6 +16,7 @@ from donkit.options import (
 from donkit.summaries import evaluation_lines
 
 NAME = "evaluate"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 OPTION_KEYS = {"pairs": "evaluate.pairs", "matches": "evaluate.matches", "seed": "evaluate.seed"}
 
 

@@ -11,6 +11,7 @@ from donkit.summaries import tracking_lines
 from formats import DonkitError
 
 NAME = "track"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

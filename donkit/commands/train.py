@@ -16,6 +16,7 @@ from donkit.options import (
 )
 
 NAME = "train"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 COMMAND = "donkit train"
 
 

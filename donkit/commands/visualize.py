@@ -15,6 +15,7 @@ from donkit.options import (
 )
 
 NAME = "visualize"
+USES_TORCH = True  # the command line sets up torch's CPU threads for it (donkit/cli.py)
 OPTION_KEYS = {"pairs": "visualize.pairs", "pixels": "visualize.pixels", "seed": "visualize.seed"}
 
 
