@@ -7,6 +7,7 @@ traceback. Ctrl-C exits 130 with what to run to continue.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -36,13 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
+    flushed = contextlib.nullcontext()
     if getattr(command, "USES_TORCH", False):
-        from learn.devices import treat_subnormals_as_zero
+        from learn.devices import subnormals_flushed
 
-        treat_subnormals_as_zero()  # before torch starts its threads, which inherit it
+        flushed = subnormals_flushed()  # before torch starts its threads, which inherit it
     try:
-        # A command returns its exit status when it has one of its own (a failed check: 1).
-        status = command.run(args)
+        with flushed:
+            # A command returns its exit status when it has one of its own (a failed check: 1).
+            status = command.run(args)
     except DonkitError as error:
         print(f"donkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
