@@ -298,7 +298,10 @@ def load_scene(path: Path) -> Scene:
 
 def _timestamp_s(value: Any, where: str) -> float:
     """A pose file's timestamp in seconds: an integer is in nanoseconds (as Dense Object Nets'
-    own recordings write them), a number with a fraction in seconds (as donkit writes them)."""
+    own recordings write them, sometimes quoted), a number with a fraction in seconds (as donkit
+    writes them)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value / 1e9
     return finite_float(value, where)

@@ -218,7 +218,7 @@ def test_dense_object_nets_scene_loads(tmp_path):
         expected[:3, :3] = Rotation.from_quat([x, y, z, w]).as_matrix()  # scipy: (x, y, z, w)
         expected[:3, 3] = translation
         np.testing.assert_allclose(frame.camera_to_world, expected, rtol=0, atol=1e-12)
-        assert frame.timestamp_s == float(timestamp)
+        assert frame.timestamp_s == timestamp / 1e9  # DON writes integer nanoseconds
         assert frame.rgb_path.name == f"{frame.index:06d}_rgb.png"
     np.testing.assert_array_equal(scene.rgb(2), rgb)
     np.testing.assert_array_equal(scene.depth(2), depth_mm.astype(np.float32) / np.float32(1000))
