@@ -128,28 +128,14 @@ def tum_frames(
     return frames
 
 
-def import_tum(
+def chosen_frames(
     source: Path,
-    scene: Path,
-    intrinsics: tuple[float, float, float, float] | None = None,
     every: int = 1,
     max_frames: int = 0,
     max_difference_s: float = 0.02,
     max_gap_s: float = 0.1,
-    progress: Callable[[int], object] = lambda n: None,
-) -> int:
-    """Write the TUM sequence at `source` as a DON-layout scene at `scene`; returns its frames.
-
-    Args:
-        intrinsics: (fx, fy, cx, cy) pixels; None: the ROS default, scaled to the image size.
-        every: keep every n-th usable frame; max_frames: at most this many (0: all).
-
-    The scene is written into `scene.partial/` and renamed when complete, so an interrupted
-    import leaves no scene behind (a new import starts the partial folder afresh).
-    """
-    scene = Path(scene)
-    if scene.exists():
-        raise DonkitError(f"{scene} exists; choose another --out or delete it")
+) -> list[TumFrame]:
+    """Every `every`-th of `tum_frames`, at most `max_frames` of them (0: all); at least 2."""
     frames = tum_frames(source, max_difference_s, max_gap_s)[::every]
     if max_frames:
         frames = frames[:max_frames]
@@ -159,6 +145,26 @@ def import_tum(
             f"{max_difference_s} s and ground truth around them; a scene needs at least 2 (try a "
             "larger --max-difference)"
         )
+    return frames
+
+
+def import_tum(
+    frames: list[TumFrame],
+    scene: Path,
+    intrinsics: tuple[float, float, float, float] | None = None,
+    progress: Callable[[int], object] = lambda n: None,
+) -> None:
+    """Write the TUM frames (`chosen_frames`) as a DON-layout scene at `scene`.
+
+    Args:
+        intrinsics: (fx, fy, cx, cy) pixels; None: the ROS default, scaled to the image size.
+
+    The scene is written into `scene.partial/` and renamed when complete, so an interrupted
+    import leaves no scene behind (a new import starts the partial folder afresh).
+    """
+    scene = Path(scene)
+    if scene.exists():
+        raise DonkitError(f"{scene} exists; choose another --out or delete it")
     partial = scene.with_name(scene.name + PARTIAL_SUFFIX)
     if partial.exists():
         shutil.rmtree(partial)
@@ -186,4 +192,3 @@ def import_tum(
     write_camera_info(partial / CAMERA_INFO, camera)
     write_pose_data(partial / POSE_DATA, entries)
     os.replace(partial, scene)
-    return len(frames)

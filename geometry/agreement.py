@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from geometry.camera import backproject_depth, project
-from geometry.transforms import transform
+from geometry.transforms import invert_pose, transform
 
 OCCLUSION_MARGIN_M = 0.01  # a point this far behind B's surface is hidden from B
 GRAZING_LIMIT_DEG = 75.0  # surfaces seen more obliquely than this are not compared
@@ -62,7 +62,7 @@ def depth_agreement(
     normals_of_b = normals_towards_camera(surface_b)
     u = np.clip(np.rint(uv_b[:, 0]).astype(int), 0, width - 1)
     v = np.clip(np.rint(uv_b[:, 1]).astype(int), 0, height - 1)
-    b_to_a = np.linalg.inv(a_to_b)
+    b_to_a = invert_pose(a_to_b)
     back_points = transform(surface_b[v, u], b_to_a)
     back_normals = normals_of_b[v, u] @ b_to_a[:3, :3].T
     seen &= _facing(back_normals, back_points) > cos_limit

@@ -76,7 +76,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from formats.tum import import_tum, tum_frames
+    from formats.tum import chosen_frames, import_tum
     from jobs import progress_bar
 
     intrinsics = None if args.intrinsics is None else _intrinsics(args.intrinsics)
@@ -84,14 +84,12 @@ def run(args: argparse.Namespace) -> None:
         raise DonkitError("--every must be at least 1 and --max-frames at least 0")
     if not args.source.is_dir():
         raise DonkitError(f"{args.source} is not a folder (a TUM sequence unpacked)")
-    usable = len(tum_frames(args.source, args.max_difference, args.max_gap)[:: args.every])
-    total = min(usable, args.max_frames) if args.max_frames else usable
-    with progress_bar(total, "import", None) as bar:
-        frames = import_tum(
-            args.source, args.out, intrinsics, args.every, args.max_frames,
-            args.max_difference, args.max_gap, bar.update,
-        )  # fmt: skip
-    print(f"import: {frames} frames of {args.source} -> {args.out}")
+    frames = chosen_frames(
+        args.source, args.every, args.max_frames, args.max_difference, args.max_gap
+    )
+    with progress_bar(len(frames), "import", None) as bar:
+        import_tum(frames, args.out, intrinsics, bar.update)
+    print(f"import: {len(frames)} frames of {args.source} -> {args.out}")
 
 
 def _intrinsics(text: str) -> tuple[float, float, float, float]:
