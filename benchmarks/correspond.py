@@ -130,7 +130,11 @@ def main() -> None:
         scenes = [load_scene(path) for path in find_scenes(root / "data")[0]]
         started = time.perf_counter()
         views = [
-            [load_view(s, i, config.edge_threshold_m) for i in range(len(s.frames))] for s in scenes
+            [
+                load_view(s, i, config.edge_threshold_m, config.sensor_tolerance)
+                for i in range(len(s.frames))
+            ]
+            for s in scenes
         ]
         loading = (time.perf_counter() - started) / sum(len(v) for v in views)
         rng = np.random.default_rng(1)

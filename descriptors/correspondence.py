@@ -32,6 +32,9 @@ class View:
     depth: np.ndarray  # (H, W) float32 metres of the fused mesh, 0 where it is not
     mask: np.ndarray  # (H, W) bool, the fused objects
     edge_threshold_m: float = 0.02
+    # (H, W) float32 metres: the frame's own depth image (0 = no reading), or None when unknown
+    sensor_depth: np.ndarray | None = None
+    sensor_tolerance: float = 0.0  # see sensor_disagrees; 0 = the depth image is not consulted
 
     @cached_property
     def object_pixels(self) -> np.ndarray:
@@ -51,9 +54,32 @@ class View:
         return spread > self.edge_threshold_m
 
     @cached_property
+    def sensor_disagrees(self) -> np.ndarray:
+        """(H, W) bool: pixels where the frame's own depth image contradicts the fused mesh's
+        depth by more than `sensor_tolerance` times that depth, in front or behind; where the
+        image has no reading, where one in the 3 x 3 neighbourhood lies that far in front of
+        the mesh. All False without a depth image or a tolerance.
+
+        The fused mesh can lack what the sensor saw (a thin part, or the rim of a silhouette,
+        which depth cameras read in few views) or bleed past an object, and only the sensor
+        then shows that a match is wrong. Depth cameras read nothing on a silhouette's rim; the
+        readings beside such a hole still show the occluder. Compared pixel by pixel with the
+        mesh, a slanted surface does not count as disagreement.
+        """
+        if self.sensor_depth is None or self.sensor_tolerance <= 0:
+            return np.zeros(self.depth.shape, bool)
+        read = self.sensor_depth > 0
+        both = read & (self.depth > 0)
+        limit = self.sensor_tolerance * self.depth
+        disagrees = both & (np.abs(self.sensor_depth - self.depth) > limit)
+        in_front = np.where(both, self.depth - self.sensor_depth, -np.inf)
+        return disagrees | (~read & (maximum_filter(in_front, size=3) > limit))
+
+    @cached_property
     def match_pixels(self) -> np.ndarray:
-        """(K,) int64 flat indices of the mask's pixels away from depth edges."""
-        return np.flatnonzero(self.mask & ~self.on_edge)
+        """(K,) int64 flat indices of the mask's pixels away from depth edges, where the depth
+        image does not contradict the mesh."""
+        return np.flatnonzero(self.mask & ~self.on_edge & ~self.sensor_disagrees)
 
     @cached_property
     def background_pixels(self) -> np.ndarray:
@@ -128,11 +154,12 @@ def find_matches(
     occlusion_margin_m: float,
     rng: np.random.Generator,
 ) -> Matches:
-    """Matches from up to `attempts` pixels of A's mask away from depth edges (no pixel twice).
+    """Matches from up to `attempts` of A's match pixels (no pixel twice).
 
     Each is moved into B with its rendered depth (geometry.warp) and kept when its nearest pixel
-    lies inside B, on B's mesh away from a depth edge, and B's rendered depth there agrees with
-    the point's depth in B within `occlusion_margin_m` (otherwise something hides it).
+    lies inside B, on B's mesh away from a depth edge, B's rendered depth there agrees with the
+    point's depth in B within `occlusion_margin_m` (otherwise something hides it), and B's own
+    depth image does not contradict the mesh there (View.sensor_disagrees).
     """
     pixels = view_a.match_pixels
     if attempts < len(pixels):
@@ -154,11 +181,13 @@ def find_matches(
     on_mesh = inside & (seen_depth > 0)
     off_edge = on_mesh.copy()
     off_edge[on_mesh] = ~view_b.on_edge[nearest[on_mesh, 1], nearest[on_mesh, 0]]
-    visible = off_edge & (np.abs(z_b - seen_depth) <= occlusion_margin_m)
+    unhidden = off_edge & (np.abs(z_b - seen_depth) <= occlusion_margin_m)
+    visible = unhidden.copy()
+    visible[unhidden] = ~view_b.sensor_disagrees[nearest[unhidden, 1], nearest[unhidden, 0]]
     points = transform(
         backproject(uv_a[visible], depth_a[visible], view_a.camera.matrix), view_a.camera_to_world
     )
-    hidden = ~inside | (off_edge & ~visible)
+    hidden = ~inside | (off_edge & ~unhidden)
     return Matches(
         uv_a=uv_a[visible],
         uv_b=nearest[visible],
@@ -168,7 +197,8 @@ def find_matches(
             "outside_b": int(np.count_nonzero(~inside)),
             "off_mesh_in_b": int(np.count_nonzero(inside & ~on_mesh)),
             "edge_in_b": int(np.count_nonzero(on_mesh & ~off_edge)),
-            "occluded": int(np.count_nonzero(off_edge & ~visible)),
+            "occluded": int(np.count_nonzero(off_edge & ~unhidden)),
+            "sensor_disagrees": int(np.count_nonzero(unhidden & ~visible)),
         },
         hidden_uv_a=uv_a[hidden],
     )

@@ -123,7 +123,7 @@ def make_pairs(
         path = out / PAIRS_DIR / pair_filename(plan.index)
         if path.is_file():  # written before an interruption
             data = read_pair(path)
-            rejected = dict(zip(REJECTIONS, (int(n) for n in data["rejected"]), strict=True))
+            rejected = dict(zip(REJECTIONS, (int(n) for n in data["rejected"]), strict=False))
             results.append(
                 (
                     plan.index,

@@ -152,8 +152,11 @@ def _different(
     return [i for i in candidates if entries[i].objects != entries[scene].objects]
 
 
-def load_view(scene: Scene, position: int, edge_threshold_m: float) -> View:
-    """The view of frame `position`: rendered mesh depth and mask from fusion."""
+def load_view(
+    scene: Scene, position: int, edge_threshold_m: float, sensor_tolerance: float = 0.0
+) -> View:
+    """The view of frame `position`: rendered mesh depth and mask from fusion, and the frame's
+    own depth image (consulted with a `sensor_tolerance` > 0: View.sensor_disagrees)."""
     frame = scene.frames[position]
     depth_path = scene.path / RENDERED_DIR / depth_filename(frame.index)
     mask_path = scene.path / MASKS_DIR / mask_filename(frame.index)
@@ -163,7 +166,10 @@ def load_view(scene: Scene, position: int, edge_threshold_m: float) -> View:
             f"run `donkit fuse {scene.path}` first"
         )
     depth, mask = read_depth(depth_path), read_labels(mask_path) > 0
-    return View(scene.camera, frame.camera_to_world, depth, mask, edge_threshold_m)
+    sensor = scene.depth(position) if sensor_tolerance > 0 else None
+    return View(
+        scene.camera, frame.camera_to_world, depth, mask, edge_threshold_m, sensor, sensor_tolerance
+    )
 
 
 @dataclass
@@ -196,7 +202,9 @@ def make_pair(
 
     def view(scene: int, frame: int) -> View:
         if (scene, frame) not in views:
-            views[(scene, frame)] = load_view(scenes[scene], frame, config.edge_threshold_m)
+            views[(scene, frame)] = load_view(
+                scenes[scene], frame, config.edge_threshold_m, config.sensor_tolerance
+            )
         return views[(scene, frame)]
 
     view_a = view(plan.scene_a, plan.frame_a)

@@ -179,8 +179,12 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def _view(self, scene: int, frame: int) -> View:
         if (scene, frame) not in self._views:
-            edge = self.correspond.edge_threshold_m
-            self._views[(scene, frame)] = load_view(self.scenes[scene], frame, edge)
+            self._views[(scene, frame)] = load_view(
+                self.scenes[scene],
+                frame,
+                self.correspond.edge_threshold_m,
+                self.correspond.sensor_tolerance,
+            )
         return self._views[(scene, frame)]
 
     def _mask(self, scene: int, frame: int) -> np.ndarray:

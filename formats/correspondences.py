@@ -25,9 +25,10 @@ from formats.npz import UNREADABLE, npz_bytes
 
 INDEX = Path("index.yaml")
 PAIRS_DIR = Path("pairs")
-REJECTIONS = ("outside_b", "off_mesh_in_b", "edge_in_b", "occluded")
+REJECTIONS = ("outside_b", "off_mesh_in_b", "edge_in_b", "occluded", "sensor_disagrees")
 """Why a sample of A has no match in B: it lands outside B, off the fused mesh in B, on a
-depth edge of B, or B sees something else in front of it."""
+depth edge of B, B sees something else in front of it, or a frame's own depth image disagrees
+with the point's depth (pair files written before that test hold the first four counts)."""
 
 
 def pair_filename(index: int) -> str:

@@ -1,5 +1,7 @@
 """Matches and non-matches between views of a known scene (no simulator: a mesh and cameras)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -89,6 +91,45 @@ def test_a_hidden_point_is_rejected_as_occluded():
     hidden_top = np.abs(points[:, 2] - 0.01) < 0.001
     assert hidden_top.sum() > 100
     assert np.abs(points[hidden_top, 0]).max() < 0.0195 + 0.0014
+
+
+def test_the_sensor_vetoes_what_the_fused_mesh_lacks(box_views):
+    # The fused mesh is the box alone; the frames' own depth images say otherwise in places:
+    # - B's sensor reads an occluder 5 cm in front of the box over columns 62-71 (a thin part
+    #   the fusion lost), and nothing in column 72 beside it (a depth camera's hole at an edge);
+    # - B's sensor reads nothing in column 90, with the box all around it;
+    # - A's sensor reads the background 5 cm behind the mesh over rows 50-54 (a mesh that
+    #   bleeds past the object).
+    a, b = box_views
+    sensor_a, sensor_b = a.depth.copy(), b.depth.copy()
+    sensor_b[:, 62:72] = np.where(sensor_b[:, 62:72] > 0, sensor_b[:, 62:72] - 0.05, 0.3)
+    sensor_b[:, 72] = 0.0
+    sensor_b[:, 90] = 0.0
+    sensor_a[50:55] = np.where(sensor_a[50:55] > 0, sensor_a[50:55] + 0.05, 0.0)
+
+    def consulting(view: View, sensor: np.ndarray) -> View:
+        return dataclasses.replace(view, sensor_depth=sensor, sensor_tolerance=0.01)
+
+    plain = find_matches(a, b, 10_000, 0.003, np.random.default_rng(0))
+    a_read, b_read = consulting(a, sensor_a), consulting(b, sensor_b)
+    checked = find_matches(a_read, b_read, 10_000, 0.003, np.random.default_rng(0))
+    # Exactly the matches starting in A's rows 50-54 or landing in B's columns 62-72 go; those
+    # landing in column 90 stay.
+    vetoed = (
+        ((plain.uv_a[:, 1] >= 50) & (plain.uv_a[:, 1] < 55))
+        | ((plain.uv_b[:, 0] >= 62) & (plain.uv_b[:, 0] <= 72))
+    )  # fmt: skip
+    assert vetoed.sum() > 150 and (plain.uv_b[:, 0] == 90).sum() > 5
+    np.testing.assert_array_equal(checked.uv_a, plain.uv_a[~vetoed])
+    np.testing.assert_array_equal(checked.uv_b, plain.uv_b[~vetoed])
+    in_a_rows = (plain.uv_a[:, 1] >= 50) & (plain.uv_a[:, 1] < 55)
+    assert checked.rejected["sensor_disagrees"] == (vetoed & ~in_a_rows).sum()
+    assert plain.rejected["sensor_disagrees"] == 0
+    # Readings within 1 % of the mesh's depth agree: 3 mm behind it at 0.35-0.4 m, on a box
+    # side that slants by up to 5 mm a pixel.
+    near = consulting(b, np.where(b.depth > 0, b.depth + np.float32(0.003), 0))
+    again = find_matches(a, near, 10_000, 0.003, np.random.default_rng(0))
+    np.testing.assert_array_equal(again.uv_a, plain.uv_a)
 
 
 def test_subset_and_determinism(box_views):
