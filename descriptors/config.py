@@ -106,7 +106,10 @@ class LossConfig:
     """Pairs across instances of a class (train.cross_instance_share) compare only the first
     class_dims descriptor dimensions in the distributional term: those are pulled together
     across a class, the rest stay free to tell its instances apart (the other pairs compare
-    all). 0: all D."""
+    all). 0: all D. Measured with the demo recipe and 25 % cross-instance pairs, class_dims 8
+    of 16 kept the within-object median (8.7 px) but did not make the class dimensions agree
+    across instances (80 px on them alone, 111 px on all), where all 16 gave 38 px across at
+    12.3 px within."""
     margin: float = 0.5
     """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
     background_margin: float = 0.5
