@@ -24,12 +24,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         """\
         Make correspondence pairs from the fused scenes at or below DATA (run `donkit fuse`
         first): pixels of a view A's object mask are moved into a view B with the rendered
-        mesh depth and the poses, and kept as matches where B sees the same point; non-matches
-        are drawn on B's mask and background away from the match, blind (random pixels), and
-        between views of two different objects. Pair kinds (same_object, different_object,
-        multi_object) follow the odds in the config. Writes DIR/index.yaml and
-        DIR/pairs/XXXXXX.npz (uv_a, uv_b, xyz, nonmatch_uv_a, nonmatch_uv_b, nonmatch_kind);
-        an interrupted run resumes.""",
+        mesh depth and the poses, and kept as matches where B sees the same point and neither
+        frame's own depth image contradicts the mesh there (correspond.sensor_tolerance);
+        non-matches are drawn on B's mask and background away from the match, blind (random
+        pixels), and between views of two different objects. Pair kinds (same_object,
+        different_object, multi_object) follow the odds in the config. Writes DIR/index.yaml
+        and DIR/pairs/XXXXXX.npz (uv_a, uv_b, xyz, nonmatch_uv_a, nonmatch_uv_b,
+        nonmatch_kind); an interrupted run resumes.""",
     )
     parser.add_argument("data", type=Path, metavar="DATA", help="fused scenes")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder")
