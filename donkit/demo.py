@@ -213,10 +213,10 @@ def demo_stages(config: DonkitConfig, out: Path, workers: int) -> list[Stage]:
         return [f"sim-video: {videos.line()} -> {out / 'videos'}"]
 
     def track() -> list[str]:
-        from tracking.videos import descriptor_tracker, evaluate_videos, lucas_kanade_tracker
+        from tracking.videos import descriptor_trackers, evaluate_videos, lucas_kanade_tracker
 
         trackers = [
-            descriptor_tracker(run, config.correspond, config.track),
+            *descriptor_trackers(run, config.correspond, config.track),
             lucas_kanade_tracker(config.track),
         ]
         results = evaluate_videos(

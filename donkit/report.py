@@ -213,7 +213,7 @@ def _tracking_section(out: Path, pictures: _Pictures) -> str:
         return _missing("tracking (OUT/track/metrics.json)")
     results = json.loads(metrics.read_text())
     clips = []
-    for method in ("donkit", "lk"):
+    for method in ("donkit", "descriptors", "lk"):
         overlays = sorted((out / "track").glob(f"*/{method}/overlay.mp4"))
         if not overlays:
             continue
@@ -228,8 +228,10 @@ def _tracking_section(out: Path, pictures: _Pictures) -> str:
         )
     return (
         f'<p class="note">{len(results["videos"])} simulated videos with ground-truth tracks: '
-        "the descriptors against Lucas-Kanade, TAP-Vid metrics (average Jaccard, occlusion and "
-        "position accuracy).</p>" + html_table(metrics_table(results)) + "".join(clips)
+        "donkit's tracker, the descriptors alone and Lucas-Kanade, TAP-Vid metrics (average "
+        "Jaccard, occlusion and position accuracy).</p>"
+        + html_table(metrics_table(results))
+        + "".join(clips)
     )
 
 

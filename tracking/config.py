@@ -55,12 +55,34 @@ class TrackConfig:
     kept in RUN/tracking/calibration.json)."""
     calibration_points: int = 200
     """Seen and unseen points measured per calibration pair, at most."""
+    redetect_px: float = 0.0
+    """The combined tracker leaves Lucas-Kanade's point for the descriptors' best match when the
+    two lie farther apart than this, pixels, and the match is nearer to the query in descriptor
+    space; 0: never (it lowered the average Jaccard on the development videos)."""
+    keep_share: float = 2.0
+    """The combined tracker keeps LK's point only while its descriptor distance to the query is
+    below this share of the visibility threshold (a step onto another surface that passes LK's
+    check); 0: LK's check alone."""
+    refind_share: float = 0.4
+    """The combined tracker finds a point LK lost again at the descriptors' best match when its
+    distance to the query is below this share of the visibility threshold."""
+    refine_px: float = 8.0
+    """A point the descriptors found again is refined by LK from its query frame; the refined
+    point is kept when it lies within this many pixels of the match."""
     query_stride: int = 5
     """Frames between query frames in TAP-Vid's "strided" evaluation mode."""
     lk: LucasKanadeConfig = field(default_factory=LucasKanadeConfig)
     """The Lucas-Kanade baseline (`--method lk`)."""
 
     def __post_init__(self) -> None:
-        not_negative(self, "window_px", "expectation_radius_px")
+        not_negative(
+            self,
+            "window_px",
+            "expectation_radius_px",
+            "redetect_px",
+            "refine_px",
+            "refind_share",
+            "keep_share",
+        )
         positive(self, "expectation_temperature")
         at_least(self, 1, "calibration_pairs", "calibration_points", "query_stride")

@@ -38,11 +38,8 @@ def track_lucas_kanade(
     Where a point is not visible, xy is its last trusted position.
     """
     config = config or LucasKanadeConfig()
-    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[3] != 3 or len(video) == 0:
-        raise ValueError(f"videos are (T, H, W, 3) uint8, T >= 1; got {video.dtype} {video.shape}")
-    frames, height, width, _ = video.shape
-    _check_queries(queries, frames, width, height)
-    grey = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in video])
+    grey = grey_video(video, queries)
+    frames = len(grey)
     start = queries.frame.astype(np.int64)
     start_xy = queries.xy.astype(np.float32)
 
@@ -53,6 +50,17 @@ def track_lucas_kanade(
     xy = np.where(earlier[..., None], backward_xy[:, ::-1], forward_xy)
     score = np.where(earlier, backward_score[:, ::-1], forward_score)
     return Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score.astype(np.float32))
+
+
+def grey_video(video: np.ndarray, queries: Queries) -> np.ndarray:
+    """(T, H, W) uint8 grey frames of a (T, H, W, 3) uint8 RGB video (ValueError otherwise),
+    after checking that every query lies in a frame of it and inside the image (DonkitError
+    naming the first that does not)."""
+    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[3] != 3 or len(video) == 0:
+        raise ValueError(f"videos are (T, H, W, 3) uint8, T >= 1; got {video.dtype} {video.shape}")
+    frames, height, width, _ = video.shape
+    _check_queries(queries, frames, width, height)
+    return np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in video])
 
 
 def _check_queries(queries: Queries, frames: int, width: int, height: int) -> None:
@@ -96,7 +104,7 @@ def _track_onward(
         # frame in which lost points were last seen (few: points are lost together, by occluders).
         for source in np.unique(trusted_frame[active]):
             group = active[trusted_frame[active] == source]
-            moved, step_score = _lucas_kanade_step(
+            moved, step_score = lucas_kanade_step(
                 grey[source], grey[target], trusted_xy[group], config
             )
             trusted = step_score >= VISIBLE_SCORE
@@ -107,13 +115,20 @@ def _track_onward(
     return xy, score
 
 
-def _lucas_kanade_step(
-    source: np.ndarray, target: np.ndarray, source_xy: np.ndarray, config: LucasKanadeConfig
+def lucas_kanade_step(
+    source: np.ndarray,
+    target: np.ndarray,
+    source_xy: np.ndarray,
+    config: LucasKanadeConfig,
+    initial_xy: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Points (M, 2) float32 of grey image `source` (H, W) uint8 found in `target`.
+    """Points (M, 2) float32 of grey image `source` (H, W) uint8 found in `target`, searched for
+    from `initial_xy` (M, 2) when given, else from where they are in `source`.
 
     Returns their positions there, (M, 2) float32 pixels, and scores (M,) float32 from the
-    forward-backward error: 0 where either LK call failed or the point left the image.
+    forward-backward error: 0 where either LK call failed or the point left the image. The
+    backward call always starts from the found position itself, so that a given start does not
+    make the check pass by itself.
 
     OpenCV builds both pyramids in each call: its Python binding does not take the pyramids of
     buildOpticalFlowPyramid (opencv/opencv#4777), and building them is about 15 % of a call
@@ -129,7 +144,13 @@ def _lucas_kanade_step(
         ),
     }
     start = np.ascontiguousarray(source_xy, np.float32).reshape(-1, 1, 2)
-    moved, found, _ = cv2.calcOpticalFlowPyrLK(source, target, start, None, **options)
+    if initial_xy is None:
+        moved, found, _ = cv2.calcOpticalFlowPyrLK(source, target, start, None, **options)
+    else:
+        guess = np.ascontiguousarray(initial_xy, np.float32).reshape(-1, 1, 2)
+        moved, found, _ = cv2.calcOpticalFlowPyrLK(
+            source, target, start, guess, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **options
+        )
     returned, found_back, _ = cv2.calcOpticalFlowPyrLK(target, source, moved, None, **options)
     moved, returned = moved.reshape(-1, 2), returned.reshape(-1, 2)
     height, width = target.shape

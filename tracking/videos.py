@@ -33,7 +33,8 @@ from tracking.metrics import QUERY_MODES, evaluate_tracks, mean_metrics
 from tracking.overlay import draw_tracks
 from tracking.tracks import Queries, Tracks, write_tracks_csv
 
-METHODS = ("donkit", "lk")
+DESCRIPTOR_METHODS = ("donkit", "descriptors")  # the methods that need a trained run
+METHODS = (*DESCRIPTOR_METHODS, "lk")
 HEADLINE_MODE = "first"  # the query mode of the figures at the top of metrics.json
 TRACKS_CSV = "tracks.csv"
 OVERLAY_MP4 = "overlay.mp4"
@@ -60,7 +61,7 @@ def lucas_kanade_tracker(track: TrackConfig) -> Tracker:
     )
 
 
-def descriptor_tracker(
+def descriptor_trackers(
     run: Path,
     correspond: CorrespondConfig,
     track: TrackConfig,
@@ -68,11 +69,16 @@ def descriptor_tracker(
     threshold: float | None = None,
     calibration_data: Path | None = None,
     show_progress: bool | None = None,
-) -> Tracker:
-    """The run's descriptors: best matches refined by a spatial expectation, visible below the
-    distance threshold (`threshold`, or calibrated on the run's training data)."""
+    methods: Sequence[str] = DESCRIPTOR_METHODS,
+) -> list[Tracker]:
+    """The run's trackers, in the order of `methods`, sharing one network and one visibility
+    threshold (`threshold`, or calibrated on the run's training data):
+    - "donkit": Lucas-Kanade steps guarded and found again by the descriptors
+      (tracking.combined);
+    - "descriptors": the descriptors alone, best matches refined by a spatial expectation."""
     from descriptors.network import load_network
     from learn.devices import resolve_device
+    from tracking.combined import track_combined
     from tracking.descriptor_tracker import describe_video, load_or_calibrate, track_descriptors
 
     network, state = load_network(run)
@@ -92,14 +98,29 @@ def descriptor_tracker(
     elif not (math.isfinite(threshold) and threshold > 0):
         raise DonkitError(f"--threshold must be a positive distance; got {threshold}")
     details["threshold"] = threshold
-    return Tracker(
-        "donkit",
-        prepare=lambda video: describe_video(network, video, device),
-        track=lambda descriptors, queries: track_descriptors(
-            descriptors, queries, track, threshold
+
+    def describe(video: np.ndarray):
+        return describe_video(network, video, device)
+
+    made = {
+        "donkit": Tracker(
+            "donkit",
+            prepare=lambda video: (video, describe(video)),
+            track=lambda prepared, queries: track_combined(
+                prepared[0], prepared[1], queries, track, threshold
+            ),
+            details=details,
         ),
-        details=details,
-    )
+        "descriptors": Tracker(
+            "descriptors",
+            prepare=describe,
+            track=lambda descriptors, queries: track_descriptors(
+                descriptors, queries, track, threshold
+            ),
+            details=details,
+        ),
+    }
+    return [made[method] for method in methods]
 
 
 @dataclass

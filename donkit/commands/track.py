@@ -21,24 +21,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "track keypoints through a video with a run's descriptors (or Lucas-Kanade)",
         """\
         Track points through a video (an .mp4, a folder of frames, or a TAP-Vid .npz) with
-        the descriptors of run RUN: each point is described in its query frame; in every
-        frame its best match (the nearest descriptor, searched within track.window_px of
-        where it was last seen, over the whole image when it is not found there) is refined
-        by a spatial expectation, and it is visible when that match is nearer than a
-        distance threshold calibrated on the run's training data (kept in
-        RUN/tracking/calibration.json). --method lk tracks with pyramidal Lucas-Kanade and a
-        forward-backward check instead (no RUN needed). Writes OUT/tracks.csv
+        run RUN. Each point is described in its query frame and followed from frame to frame
+        by pyramidal Lucas-Kanade with a forward-backward check; a step is kept while the
+        point's descriptor stays within track.keep_share times a distance threshold of the
+        query's (calibrated on the run's training data, kept in
+        RUN/tracking/calibration.json). A point lost that way is found again where its
+        descriptor matches within track.refind_share of the threshold, refined by
+        Lucas-Kanade from its query frame. --method descriptors uses the descriptors alone
+        (in every frame the best match within track.window_px of where the point was last
+        seen, or anywhere, refined by a spatial expectation, visible below the threshold);
+        --method lk uses Lucas-Kanade alone (no RUN needed). Writes OUT/tracks.csv
         (frame,point_id,x,y,visible,score; visible where score >= 0.5) and OUT/overlay.mp4
         (filled markers where visible, rings where not, short trails). With a RUN, the run's
         own config is used (--set changes it); without, --config.
 
         With --evaluate, the videos are TAP-Vid files with ground truth (made by
         `donkit sim-video`; --video names a file or a folder of them, and may be repeated)
-        and both methods run on each: OUT/V/donkit/ and OUT/V/lk/ for each video V, and
-        TAP-Vid's metrics
-        (average Jaccard, occlusion accuracy, position accuracy within 1-16 px of a 256x256
-        frame) in the query modes first and strided, with each method's speed, in
-        OUT/metrics.json.""",
+        and the three methods run on each: OUT/V/donkit/, OUT/V/descriptors/ and OUT/V/lk/
+        for each video V, and TAP-Vid's metrics (average Jaccard, occlusion accuracy,
+        position accuracy within 1-16 px of a 256x256 frame) in the query modes first and
+        strided, with each method's speed, in OUT/metrics.json.""",
     )
     parser.add_argument(
         "run", type=Path, nargs="?", metavar="RUN", help="a `donkit train` run folder"
@@ -66,12 +68,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--evaluate",
         action="store_true",
-        help="also score donkit and Lucas-Kanade against the videos' ground truth (TAP-Vid "
+        help="also score the three methods against the videos' ground truth (TAP-Vid "
         ".npz), and write OUT/metrics.json",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument(
-        "--method", choices=["donkit", "lk"], default="donkit", help="tracker (default donkit)"
+        "--method",
+        choices=["donkit", "descriptors", "lk"],
+        default="donkit",
+        help="tracker: donkit (Lucas-Kanade steps guarded and found again by the run's "
+        "descriptors; the default), descriptors (the descriptors alone) or lk (Lucas-Kanade "
+        "alone)",
     )
     parser.add_argument(
         "--threshold",
@@ -93,7 +100,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from tracking.tracks import parse_points
     from tracking.videos import (
-        descriptor_tracker,
+        DESCRIPTOR_METHODS,
+        descriptor_trackers,
         evaluate_videos,
         lucas_kanade_tracker,
         track_video_file,
@@ -105,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
         raise DonkitError("--evaluate tracks the files' own points; leave out --points")
     if not args.evaluate and len(args.video) > 1:
         raise DonkitError("give one --video to track, or several with --evaluate")
-    needs_run = args.evaluate or args.method == "donkit"
+    needs_run = args.evaluate or args.method in DESCRIPTOR_METHODS
     if needs_run and args.run is None:
         raise DonkitError("tracking with descriptors needs a trained RUN folder (or --method lk)")
     if args.run is not None:
@@ -115,23 +123,26 @@ def run(args: argparse.Namespace) -> None:
     else:
         config = load_config(args.config, args.overrides)
     lk = lucas_kanade_tracker(config.track)
-    tracker = lk
+    trackers = [lk]
     if needs_run:
-        tracker = descriptor_tracker(
+        methods = DESCRIPTOR_METHODS if args.evaluate else (args.method,)
+        trackers = descriptor_trackers(
             args.run,
             config.correspond,
             config.track,
             args.device or "auto",
             args.threshold,
             args.calibration_data,
+            methods=methods,
         )
     if args.evaluate:
         results = evaluate_videos(
-            [tracker, lk], args.video, args.out, config.track.query_stride, config.video.fps
+            [*trackers, lk], args.video, args.out, config.track.query_stride, config.video.fps
         )
         print("\n".join(tracking_lines(results, args.out)))
         return
     points = parse_points(args.points) if args.points is not None else None
+    tracker = trackers[0]
     result = track_video_file(tracker, args.video[0], args.out, points, args.query_frame)
     tracks = result.tracks
     print(

@@ -1,4 +1,4 @@
-"""`donkit track` end to end: tracks.csv and overlays of both methods, and TAP-Vid metrics that
+"""`donkit track` end to end: tracks.csv and overlays of the three methods, and TAP-Vid metrics that
 an independent run of the same pieces reproduces."""
 
 import json
@@ -39,7 +39,7 @@ def test_evaluate_writes_both_methods_and_reproducible_metrics(
     assert "average Jaccard donkit" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     tapvid = read_tapvid(small_video / "video_0000.npz")
-    for method in ("donkit", "lk"):
+    for method in ("donkit", "descriptors", "lk"):
         for key in ("average_jaccard", "occlusion_accuracy", "position_accuracy"):
             assert 0.0 <= metrics[method][key] <= 1.0
         assert metrics[method]["frames_per_second"] > 0
