@@ -8,28 +8,27 @@ first. In each frame:
 2. **Global match**: the query's descriptor against the whole frame: its best match and the
    descriptor distance there.
 3. **Decision**:
-   - LK's point is kept when LK trusts it and (with `keep_share` > 0) its descriptor lies
-     within that share of the visibility threshold of the query's, unless the global match
-     contradicts it (with
-     `redetect_px` > 0: farther than that from it *and* nearer to the query in descriptor
-     space);
-   - otherwise, when the global match is within `refind_share` of the visibility threshold, the
-     point is found again there
-     and refined by LK from the query frame (anchored to the query's own appearance, so that
-     re-finding does not inherit a drift), started at the global match; the refinement is kept
-     when LK trusts it and it stays within `refine_px` of the match;
+   - LK's point is kept when LK trusts it and its descriptor lies within `keep_share` times
+     the visibility threshold of the query's (0: LK's check alone), unless the global match
+     contradicts it (with `redetect_px` > 0: farther than that from it *and* nearer to the
+     query in descriptor space);
+   - otherwise, when the global match lies within `refind_share` times the threshold, the
+     point is found again there and refined by LK from the query frame (anchored to the
+     query's own appearance, so that re-finding does not inherit a drift), started at the
+     global match; the refinement is kept when LK trusts it and it stays within `refine_px`
+     of the match;
    - otherwise the point is hidden, and stays where it was last trusted.
 A point is visible where it was kept or found; its score comes from the descriptor distance at
 its position.
 
-Measured on development videos (`donkit sim-video --set video.seed=9000`, TAP-Vid "first"
-queries), average Jaccard: Lucas-Kanade 0.291; with the demo model's descriptors (8.9 px static
-median) the descriptors alone 0.175 and this tracker 0.265 (refind_share 0.7) or 0.235 (1.0);
-with the full recipe's (3.8 px) 0.221 and 0.300 (0.5) or 0.287 (0.7). Guarding LK with the
-descriptors (a visibility gate on LK's point, or re-detection where the two part by 12-40 px)
-lowered it. What limits it: re-found points are few and imprecise (median 15.6 px from the
-truth with the demo model), and the refinement from the query frame rarely passes LK's check
-across the viewpoint change since the query.
+Chosen on development videos (`donkit sim-video --set video.seed=9000`, TAP-Vid "first"
+queries, the demo model), average Jaccard against Lucas-Kanade's 0.291 (the descriptors alone:
+0.175): keep_share 0 / 1.5 / 2 / 3 gave 0.265 / 0.262 / 0.277 / 0.271 (refind_share 0.7);
+with keep_share 2, refind_share 0.3 / 0.4 / 0.5 / 1.0 gave 0.313 / 0.311 / 0.305 / 0.240.
+Re-detection where LK and the global match part by 12-40 px lowered it (redetect_px is off).
+What limits it: re-found points are few and imprecise (median 15.6 px from the truth with the
+demo model), and the refinement from the query frame rarely passes LK's check across the
+viewpoint change since the query.
 """
 
 from __future__ import annotations
