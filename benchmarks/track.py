@@ -31,7 +31,7 @@ from donkit.table import format_table
 from formats.plain import read_yaml
 from formats.tapvid import frames_and_xy, read_tapvid
 from tracking.descriptor_tracker import describe_video
-from tracking.metrics import sample_queries
+from tracking.metrics import sample_queries, tapvid_metrics
 from tracking.tracks import Queries
 from tracking.videos import (
     descriptor_trackers,
@@ -48,21 +48,33 @@ GOAL_FPS = 10.0
 BUCKETS = ((1, 3), (3, 8), (8, 16), (16, 30), (30, 10**6))
 
 
-def print_error_by_distance(trackers, files) -> None:
-    """Median pixel error on visible frames, by how many frames they lie from the query: how
-    each method copes with growing changes of viewpoint ("first" queries)."""
+AJ_BUCKETS = ((1, 10), (10, 30), (30, 10**6))  # the issue's 0-10, 10-30 and 30+ frames
+
+
+def print_by_distance(trackers, files) -> None:
+    """By how many frames a visible frame lies from the query ("first" queries): the median
+    pixel error there, and the average Jaccard of the frames in each of AJ_BUCKETS (each
+    video's figure, then their mean): how each method copes with growing changes of
+    viewpoint."""
     errors = {tracker.name: {bucket: [] for bucket in BUCKETS} for tracker in trackers}
+    jaccards = {tracker.name: {bucket: [] for bucket in AJ_BUCKETS} for tracker in trackers}
     for path in files:
         tapvid = read_tapvid(path)
         queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
         truth, occluded = tapvid.target_points[track], tapvid.occluded[track]
         away = np.arange(tapvid.frames)[None] - queries.frame[:, None]
+        size = (tapvid.video.shape[2], tapvid.video.shape[1])
         for tracker in trackers:
             tracks = tracker.track(tracker.prepare(tapvid.video), queries)
             error = np.linalg.norm(tracks.xy - truth, axis=-1)
             for low, high in BUCKETS:
                 chosen = ~occluded & (away >= low) & (away < high)
                 errors[tracker.name][(low, high)].append(error[chosen])
+            for bucket in AJ_BUCKETS:
+                figures = tapvid_metrics(
+                    queries, truth, occluded, tracks.xy, ~tracks.visible, "first", size, bucket
+                )
+                jaccards[tracker.name][bucket].append(figures["average_jaccard"])
     rows = []
     for low, high in BUCKETS:
         row = [f"{low}-{high - 1}" if high < 10**6 else f"{low}+"]
@@ -75,6 +87,13 @@ def print_error_by_distance(trackers, files) -> None:
         header += [f"{tracker.name} median px", f"{tracker.name} < 5 px"]
     print("\nerror on visible frames by distance from the query frame (query mode first):")
     print(format_table(header, rows))
+    rows = [
+        [f"{low}-{high - 1}" if high < 10**6 else f"{low}+"]
+        + [f"{np.nanmean(jaccards[tracker.name][(low, high)]):.3f}" for tracker in trackers]
+        for low, high in AJ_BUCKETS
+    ]
+    print("\naverage Jaccard by distance from the query frame (query mode first, mean of videos):")
+    print(format_table(["frames from query", *(tracker.name for tracker in trackers)], rows))
 
 
 def main() -> None:
@@ -121,7 +140,7 @@ def main() -> None:
     print(f"threshold: {donkit['details']['threshold']:.4f} (calibrated: "
           f"{donkit['details'].get('calibration', 'given')})")  # fmt: skip
 
-    print_error_by_distance(trackers, tapvid_files([videos]))
+    print_by_distance(trackers, tapvid_files([videos]))
 
     # Where the donkit tracker's time goes, on the first video, three times.
     network, _ = load_network(args.run)

@@ -87,13 +87,16 @@ def tapvid_metrics(
     pred_occluded: np.ndarray,
     mode: QueryMode,
     image_size: tuple[int, int],
+    frames_from_query: tuple[int, int] | None = None,
 ) -> dict[str, float]:
     """TAP-Vid's figures for one video, pooled over all its queries and evaluated frames.
 
     queries: Q queries (frame of each decides which frames are evaluated);
     gt_xy, pred_xy: (Q, T, 2) float, pixels (x, y) in the video; gt_occluded, pred_occluded:
     (Q, T) bool; image_size: (width, height) of the video in pixels.
-    Evaluated frames: "first", those strictly after the query frame; "strided", all but it.
+    Evaluated frames: "first", those strictly after the query frame; "strided", all but it;
+    with `frames_from_query` (low, high), only those whose distance from the query frame (in
+    frames, either way) lies in [low, high): how a tracker copes as the view changes.
     Positions are compared in a 256 x 256 rescaling of the image (x * 256 / width,
     y * 256 / height), so that thresholds mean the same on every video.
     A ratio with nothing to count is NaN, as numpy's 0 / 0 in TAP-Vid's own code, rather than a
@@ -122,6 +125,10 @@ def tapvid_metrics(
     frame = np.arange(frames)
     query_frame = queries.frame[:, None]
     evaluated = frame > query_frame if mode == "first" else frame != query_frame
+    if frames_from_query is not None:
+        low, high = frames_from_query
+        away = np.abs(frame - query_frame)
+        evaluated = evaluated & (away >= low) & (away < high)
     width, height = image_size
     to_metric = np.array([METRIC_SIZE_PX / width, METRIC_SIZE_PX / height])
     squared_distance = np.sum(

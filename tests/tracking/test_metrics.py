@@ -166,6 +166,23 @@ def test_first_mode_ignores_frames_before_the_query_and_strided_uses_them():
     assert_figures(strided, expected([2 / 3, 2 / 3, 1, 1, 1], [0.5, 0.5, 1, 1, 1], 1.0))
 
 
+def test_a_window_of_frames_from_the_query_scores_those_frames_alone():
+    queries, gt_xy, gt_occluded = one_track(6)
+    pred_xy = gt_xy.copy()
+    pred_xy[0, 4:] += 100.0  # lost from frame 4 on: 4 and 5 frames from the query
+    near = tapvid_metrics(
+        queries, gt_xy, gt_occluded, pred_xy, gt_occluded, "first", (256, 256), (1, 4)
+    )
+    far = tapvid_metrics(
+        queries, gt_xy, gt_occluded, pred_xy, gt_occluded, "first", (256, 256), (4, 10)
+    )
+    # Frames 1-3 are exact: everything 1. Frames 4 and 5 are far off and predicted visible:
+    # no true positive, 2 false positives: Jaccard 0 / (2 + 2) = 0, position accuracy 0.
+    assert_figures(near, expected([1.0] * 5, [1.0] * 5, 1.0))
+    assert far["average_jaccard"] == 0.0 and far["position_accuracy"] == 0.0
+    assert far["occlusion_accuracy"] == 1.0
+
+
 def test_entries_are_pooled_over_the_queries_of_a_video():
     # Query A (frame 2 of 4) is 3 px off in its one evaluated frame; query B (frame 0) is exact in
     # its three. pts_within_1 = 3/4 pooled (a mean over queries would give 1/2); Jaccard_1 =
