@@ -39,7 +39,7 @@ import torch
 from descriptors.matching import FrameMatcher
 from geometry.sampling import sample_bilinear
 from tracking.config import TrackConfig
-from tracking.lucas_kanade import grey_video, lucas_kanade_step
+from tracking.lucas_kanade import grey_video, lucas_kanade_step, step_from_trusted
 from tracking.tracks import VISIBLE_SCORE, Queries, Tracks, score_from_statistic
 
 
@@ -121,15 +121,11 @@ def _follow(
     trusted_frame = start.copy()  # (N,) ... and in which frame
     for target in range(int(start.min(initial=frames)) + 1, frames):
         active = np.flatnonzero(start < target)
-        # 1. The local step, one LK call per frame the points were last trusted in.
-        moved = np.zeros((len(active), 2), np.float32)
-        lk_trusted = np.zeros(len(active), bool)
-        for source in np.unique(trusted_frame[active]):
-            rows = trusted_frame[active] == source
-            step_xy, step_score = lucas_kanade_step(
-                grey[source], grey[target], trusted_xy[active[rows]], track.lk
-            )
-            moved[rows], lk_trusted[rows] = step_xy, step_score >= VISIBLE_SCORE
+        # 1. The local step.
+        moved, step_score = step_from_trusted(
+            grey, target, active, trusted_frame, trusted_xy, track.lk
+        )
+        lk_trusted = step_score >= VISIBLE_SCORE
         # 2. The global match.
         matched, matched_distance = FrameMatcher(descriptors[target]).match(
             features[active], refine="expectation", refine_radius=track.expectation_radius_px,

@@ -100,19 +100,40 @@ def _track_onward(
     for frame in range(int(start.min(initial=frames)), frames - 1):
         target = frame + 1
         active = np.flatnonzero(start <= frame)
-        # One LK call per source frame: all points trusted in this frame, and one call for each
-        # frame in which lost points were last seen (few: points are lost together, by occluders).
-        for source in np.unique(trusted_frame[active]):
-            group = active[trusted_frame[active] == source]
-            moved, step_score = lucas_kanade_step(
-                grey[source], grey[target], trusted_xy[group], config
-            )
-            trusted = step_score >= VISIBLE_SCORE
-            xy[group, target] = np.where(trusted[:, None], moved, trusted_xy[group])
-            score[group, target] = step_score
-            trusted_xy[group[trusted]] = moved[trusted]
-            trusted_frame[group[trusted]] = target
+        moved, step_score = step_from_trusted(
+            grey, target, active, trusted_frame, trusted_xy, config
+        )
+        trusted = step_score >= VISIBLE_SCORE
+        xy[active, target] = np.where(trusted[:, None], moved, trusted_xy[active])
+        score[active, target] = step_score
+        trusted_xy[active[trusted]] = moved[trusted]
+        trusted_frame[active[trusted]] = target
     return xy, score
+
+
+def step_from_trusted(
+    grey: np.ndarray,
+    target: int,
+    points: np.ndarray,
+    trusted_frame: np.ndarray,
+    trusted_xy: np.ndarray,
+    config: LucasKanadeConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each of `points` (n,) stepped by LK into frame `target` of `grey` (T, H, W) uint8 from
+    the frame it was last trusted in, `trusted_frame` (N,), at `trusted_xy` (N, 2).
+
+    One LK call per source frame: all points trusted in the previous frame, and one call for
+    each frame in which lost points were last seen (few: points are lost together, by
+    occluders). Returns positions (n, 2) float32 and scores (n,) float32 as lucas_kanade_step.
+    """
+    moved = np.zeros((len(points), 2), np.float32)
+    score = np.zeros(len(points), np.float32)
+    for source in np.unique(trusted_frame[points]):
+        rows = trusted_frame[points] == source
+        moved[rows], score[rows] = lucas_kanade_step(
+            grey[source], grey[target], trusted_xy[points[rows]], config
+        )
+    return moved, score
 
 
 def lucas_kanade_step(
