@@ -6,7 +6,8 @@ first. In each frame:
 1. **Local step**: pyramidal LK from the frame where the point was last trusted, with the
    forward-backward check (tracking.lucas_kanade).
 2. **Global match**: the query's descriptor against the whole frame: its best match and the
-   descriptor distance there.
+   descriptor distance there (for the points LK's step does not keep, or for every point when
+   the match may overrule LK, `redetect_px` > 0).
 3. **Decision**:
    - LK's point is kept when LK trusts it and its descriptor lies within `keep_share` times
      the visibility threshold of the query's (0: LK's check alone), unless the global match
@@ -126,18 +127,25 @@ def _follow(
             grey, target, active, trusted_frame, trusted_xy, track.lk
         )
         lk_trusted = step_score >= VISIBLE_SCORE
-        # 2. The global match.
-        matched, matched_distance = FrameMatcher(descriptors[target]).match(
-            features[active], refine="expectation", refine_radius=track.expectation_radius_px,
-            temperature=track.expectation_temperature * threshold,
-        )  # fmt: skip
-        matched, matched_distance = matched.float().numpy(), matched_distance.float().numpy()
         moved_distance = _distances_at(descriptors[target], moved, features[active])
-        # 3. The decision.
-        apart = np.linalg.norm(moved - matched, axis=1) > track.redetect_px
-        contradicted = (track.redetect_px > 0) & apart & (matched_distance < moved_distance)
         gated = (track.keep_share > 0) & (moved_distance > track.keep_share * threshold)
-        kept = lk_trusted & ~contradicted & ~gated
+        kept = lk_trusted & ~gated
+        # 2. The global match: of every point where it may overrule LK, else of those not kept.
+        searched = np.ones(len(active), bool) if track.redetect_px > 0 else ~kept
+        matched = np.zeros((len(active), 2), np.float32)
+        matched_distance = np.full(len(active), np.inf, np.float32)
+        if searched.any():
+            best, distance = FrameMatcher(descriptors[target]).match(
+                features[active[searched]], refine="expectation",
+                refine_radius=track.expectation_radius_px,
+                temperature=track.expectation_temperature * threshold,
+            )  # fmt: skip
+            matched[searched] = best.float().numpy()
+            matched_distance[searched] = distance.float().numpy()
+        # 3. The decision.
+        if track.redetect_px > 0:
+            apart = np.linalg.norm(moved - matched, axis=1) > track.redetect_px
+            kept &= ~(apart & (matched_distance < moved_distance))
         found = ~kept & (matched_distance <= track.refind_share * threshold)
         position = np.where(kept[:, None], moved, matched)
         if found.any():
