@@ -40,7 +40,12 @@ import torch
 from descriptors.matching import FrameMatcher
 from geometry.sampling import sample_bilinear
 from tracking.config import TrackConfig
-from tracking.lucas_kanade import grey_video, lucas_kanade_step, step_from_trusted
+from tracking.lucas_kanade import (
+    grey_video,
+    join_sweeps,
+    lucas_kanade_step,
+    step_from_trusted,
+)
 from tracking.tracks import VISIBLE_SCORE, Queries, Tracks, score_from_statistic
 
 
@@ -72,9 +77,7 @@ def track_combined(
     backward = _follow(
         grey[::-1], descriptors.flip(0), frames - 1 - start, start_xy, features, track, threshold
     )
-    earlier = np.arange(frames)[None, :] < start[:, None]  # (N, T): from the backward sweep
-    xy = np.where(earlier[..., None], backward[0][:, ::-1], forward[0])
-    statistic = np.where(earlier, backward[1][:, ::-1], forward[1])
+    xy, statistic = join_sweeps(start, forward, backward)
     score = score_from_statistic(statistic, threshold)
     return Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score)
 

@@ -43,13 +43,25 @@ def track_lucas_kanade(
     start = queries.frame.astype(np.int64)
     start_xy = queries.xy.astype(np.float32)
 
-    forward_xy, forward_score = _track_onward(grey, start, start_xy, config)
-    backward_xy, backward_score = _track_onward(grey[::-1], frames - 1 - start, start_xy, config)
-    # Frames from the query on come from the forward pass, earlier ones from the backward pass.
-    earlier = np.arange(frames)[None, :] < start[:, None]  # (N, T)
-    xy = np.where(earlier[..., None], backward_xy[:, ::-1], forward_xy)
-    score = np.where(earlier, backward_score[:, ::-1], forward_score)
+    forward = _track_onward(grey, start, start_xy, config)
+    backward = _track_onward(grey[::-1], frames - 1 - start, start_xy, config)
+    xy, score = join_sweeps(start, forward, backward)
     return Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score.astype(np.float32))
+
+
+def join_sweeps(
+    start: np.ndarray, forward: tuple[np.ndarray, ...], backward: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, ...]:
+    """Per-point arrays (N, T, ...) of a sweep forward from each point's start frame `start`
+    (N,) and of one backward over the reversed video (its frames reversed), joined: frames
+    from the start on from the forward sweep, earlier ones from the backward sweep."""
+    frames = forward[0].shape[1]
+    earlier = np.arange(frames)[None, :] < start[:, None]  # (N, T)
+    joined = []
+    for ahead, behind in zip(forward, backward, strict=True):
+        pick = earlier[..., None] if ahead.ndim == 3 else earlier  # positions (N, T, 2) or (N, T)
+        joined.append(np.where(pick, behind[:, ::-1], ahead))
+    return tuple(joined)
 
 
 def grey_video(video: np.ndarray, queries: Queries) -> np.ndarray:
