@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depth.config import DepthConfig
+from depth.config import DepthConfig, multi_frame_spec
 from depth.data import resize_rgb
-from depth.network import DepthNet, disparity_to_depth
+from depth.network import DepthNet, MultiFrameDepthNet, disparity_to_depth
 from formats import DonkitError
 from learn.backbones import IMAGE_MEAN, IMAGE_STD
 from learn.checkpoints import load_checkpoint
@@ -36,10 +36,12 @@ def depth_spec(config: DepthConfig) -> dict[str, Any]:
         "max_depth_m": config.max_depth_m,
         "image_mean": list(IMAGE_MEAN),
         "image_std": list(IMAGE_STD),
-    }
+    } | (multi_frame_spec(config) if config.multi_frame else {})
 
 
 def build_depth_network(spec: dict[str, Any]) -> DepthNet:
+    if spec.get("multi_frame"):
+        return MultiFrameDepthNet(spec["planes"], spec["backbone"], tuple(spec["decoder_channels"]))
     return DepthNet(spec["backbone"], tuple(spec["decoder_channels"]))
 
 

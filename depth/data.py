@@ -19,6 +19,7 @@ image.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,18 @@ import cv2
 import numpy as np
 import torch
 
-from depth.config import DepthConfig
+from depth.config import DepthConfig, multi_frame_spec
 from depth.layers import relative_pose
+from depth.sweep import batch_cost_volume
 from formats import DonkitError
-from formats.scenes import load_scene
+from formats.scenes import Scene, load_scene
 from geometry import PinholeCamera, inside_image, pixel_grid, warp
 from learn.augment import jitter_colour
 
 _SAMPLE_STREAM = 20  # random stream of a sample: (seed, stream, index)
 _OVERLAP_GRID_PX = 8  # the overlap of two views is measured on every 8th pixel
 _CACHE = 512  # resized images kept per process (about 0.2 MB each at 160 x 120)
+_COST_CACHE = 400  # cost volumes kept per process (2.5 MB each: 64 planes at 160 x 120)
 
 
 def resized_camera(camera: PinholeCamera, width: int, height: int) -> PinholeCamera:
@@ -119,6 +122,7 @@ class _Target:
     scene: int  # position in the list of scenes
     frame: int  # position in the scene's frames
     sources: tuple[int, ...]  # positions of its source frames (self_supervised)
+    sweep: tuple[int, ...] = ()  # positions of the frames of its cost volume (multi_frame)
 
 
 class DepthSamples(torch.utils.data.Dataset):
@@ -129,6 +133,7 @@ class DepthSamples(torch.utils.data.Dataset):
         self.scenes = [load_scene(path) for path in paths]
         self.targets = self._targets()
         self._cache: OrderedDict[tuple[int, int, str], np.ndarray] = OrderedDict()
+        self._costs: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
 
     def _targets(self) -> list[_Target]:
         config = self.config
@@ -144,21 +149,30 @@ class DepthSamples(torch.utils.data.Dataset):
             if config.mode != "self_supervised":
                 targets += [_Target(number, frame, ()) for frame in range(frames)]
                 continue
+            sweep = config.sweep_sources if config.multi_frame else 0
             if config.source_choice == "adjacent":
-                sources = adjacent_sources(frames, config.sources)
+                sources = adjacent_sources(frames, sweep + config.sources)
             else:
                 poses = np.stack([frame.camera_to_world for frame in scene.frames])
                 sources = nearest_sources(
-                    poses, scene.camera, config.sources, config.overlap_depth_m,
+                    poses, scene.camera, sweep + config.sources, config.overlap_depth_m,
                     config.min_overlap,
                 )  # fmt: skip
-            # Too few overlapping neighbours: the nearest repeats (the per-pixel minimum over
-            # sources is unchanged by a repeat, and every sample keeps one shape).
-            targets += [
-                _Target(number, frame, tuple((chosen * config.sources)[: config.sources]))
-                for frame, chosen in enumerate(sources)
-                if chosen
-            ]
+            # Too few overlapping neighbours: the nearest repeat (the per-pixel minimum over
+            # sources is unchanged by a repeat, and every sample keeps one shape). A multi-frame
+            # target's nearest frames build its cost volume and the next ones train it, so that
+            # the loss does not only repeat what the cost volume already says.
+            for frame, chosen in enumerate(sources):
+                if not chosen:
+                    continue
+                rebuilt_from = chosen[sweep:] or chosen
+                targets.append(
+                    _Target(
+                        number, frame,
+                        tuple((rebuilt_from * config.sources)[: config.sources]),
+                        tuple((chosen[:sweep] * sweep)[:sweep]),
+                    )
+                )  # fmt: skip
         if not targets:
             raise DonkitError(
                 "no frame of the training scenes has a source frame overlapping it by "
@@ -191,32 +205,25 @@ class DepthSamples(torch.utils.data.Dataset):
         camera = resized_camera(scene.camera, config.width, config.height)
         image = self._rgb(target.scene, target.frame, "left")
         sample: dict[str, Any] = {
-            "image": _to_tensor(image),
-            "network_image": _to_tensor(jitter_colour(image, *jitter)),
+            "image": rgb_tensor(image),
+            "network_image": rgb_tensor(jitter_colour(image, *jitter)),
             "intrinsics": torch.tensor(camera.matrix, dtype=torch.float32),
             "scene": target.scene,
             "frame": target.frame,
         }
         if config.mode == "self_supervised":
             sources = [self._rgb(target.scene, s, "left") for s in target.sources]
-            sample["sources"] = torch.stack([_to_tensor(s) for s in sources])
+            sample["sources"] = torch.stack([rgb_tensor(s) for s in sources])
             sample["network_sources"] = torch.stack(
-                [_to_tensor(jitter_colour(s, *jitter)) for s in sources]
+                [rgb_tensor(jitter_colour(s, *jitter)) for s in sources]
             )
-            target_to_world = scene.frames[target.frame].camera_to_world
-            sample["target_to_source"] = torch.tensor(
-                np.stack(
-                    [
-                        relative_pose(target_to_world, scene.frames[s].camera_to_world)
-                        for s in target.sources
-                    ]
-                ),
-                dtype=torch.float32,
-            )
+            sample["target_to_source"] = motions(scene, target.frame, target.sources)
+            if config.multi_frame:
+                sample["cost"] = self._cost_volume(target, sample)
         elif config.mode == "stereo":
             right = self._rgb(target.scene, target.frame, "right")
-            sample["right"] = _to_tensor(right)
-            sample["network_right"] = _to_tensor(jitter_colour(right, *jitter))
+            sample["right"] = rgb_tensor(right)
+            sample["network_right"] = rgb_tensor(jitter_colour(right, *jitter))
             left_to_world = scene.frames[target.frame].camera_to_world
             right_to_world = scene.right_camera_to_world(target.frame)
             sample["left_to_right"] = torch.tensor(
@@ -228,6 +235,26 @@ class DepthSamples(torch.utils.data.Dataset):
             sample["depth"] = torch.from_numpy(depth)[None]
         return mirror(sample) if mirrored else sample
 
+    def _cost_volume(self, target: _Target, sample: dict[str, Any]) -> torch.Tensor:
+        """(D, H, W) float32 cost volume of the target (depth.frames.batch_cost_volume) from the
+        sample's unjittered images, before any mirroring: a function of the frame alone, so it
+        is computed once per frame and kept (as float16, most recent _COST_CACHE frames)."""
+        key = (target.scene, target.frame)
+        if key not in self._costs:
+            sweep = [rgb_tensor(self._rgb(target.scene, s, "left")) for s in target.sweep]
+            motion = motions(self.scenes[target.scene], target.frame, target.sweep)
+            batch = {
+                "image": sample["image"][None],
+                "sources": torch.stack(sweep)[None],
+                "intrinsics": sample["intrinsics"][None],
+                "target_to_source": motion[None],
+            }
+            spec = multi_frame_spec(self.config)
+            self._costs[key] = batch_cost_volume(batch, spec)[0].half()
+            if len(self._costs) > _COST_CACHE:
+                self._costs.popitem(last=False)
+        return self._costs[key].float()
+
     def _rgb(self, scene: int, frame: int, side: str) -> np.ndarray:
         key = (scene, frame, side)
         if key not in self._cache:
@@ -238,7 +265,7 @@ class DepthSamples(torch.utils.data.Dataset):
         return self._cache[key]
 
 
-_IMAGES = ("image", "network_image", "sources", "network_sources", "right", "network_right")
+_IMAGES = ("image", "network_image", "sources", "network_sources", "right", "network_right", "cost")
 _MOTIONS = ("target_to_source", "left_to_right")
 _MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0]))  # x -> -x in the camera frame
 
@@ -261,6 +288,23 @@ def mirror(sample: dict[str, Any]) -> dict[str, Any]:
     return mirrored
 
 
+def motions(scene: Scene, target: int, sources: Sequence[int]) -> torch.Tensor:
+    """(S, 4, 4) float32 target_to_source from frame position `target` of `scene` to each of
+    `sources`, from the scene's poses."""
+    target_to_world = scene.frames[target].camera_to_world
+    return torch.tensor(
+        np.stack(
+            [relative_pose(target_to_world, scene.frames[s].camera_to_world) for s in sources]
+        ),
+        dtype=torch.float32,
+    )
+
+
+def rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float() / 255.0
+
+
 def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """(H, W, 3) uint8 resized to (height, width, 3) (area averaging when shrinking)."""
     if rgb.shape[:2] == (height, width):
@@ -277,10 +321,6 @@ def resize_depth(depth_m: np.ndarray, width: int, height: int) -> np.ndarray:
     if depth_m.shape == (height, width):
         return depth_m
     return cv2.resize(depth_m, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-
-
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float() / 255.0
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from depth.checkpoint import load_depth_network, predict_depth
+from depth.checkpoint import load_depth_network
+from depth.config import DepthConfig, multi_frame_spec
+from depth.frames import predict_frames, prediction_sources
 from depth.metrics import METRIC_KEYS, depth_errors, median_scale
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
@@ -91,6 +93,18 @@ class DepthScores:
         }
 
 
+SWEEP_SETTINGS = ("sweep_sources", "planes", "sweep_window", "sweep_keep", "width", "height")
+
+
+def sweep_spec(spec: dict[str, Any], depth_config: dict[str, Any]) -> dict[str, Any]:
+    """The classical sweep's settings for a run: its own cost volume's when it is multi-frame,
+    else those its config's depth section (or DepthConfig's defaults) gives."""
+    if spec.get("multi_frame"):
+        return spec
+    defaults = multi_frame_spec(DepthConfig())
+    return spec | {key: depth_config.get(key, value) for key, value in defaults.items()}
+
+
 def evaluate_depth(
     run: Path,
     data: Path,
@@ -98,8 +112,10 @@ def evaluate_depth(
     training_data: Path | None = None,
     device_name: str = "auto",
     show_progress: bool | None = None,
+    write: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate run `run` on the held-out scenes under `data`; write RUN/metrics.json.
+    """Evaluate run `run` on the held-out scenes under `data`; write RUN/metrics.json (unless
+    `write` is false: a benchmark's variant of the held-out scenes).
 
     Args:
         supervised_run: a supervised depth run evaluated beside it as a baseline.
@@ -133,21 +149,25 @@ def evaluate_depth(
     scenes, _ = complete_scenes(data, "pass held-out scenes (`donkit collect` with another seed)")
     loaded = [load_scene(path) for path in scenes]
     total = sum(len(scene.frames) for scene in loaded)
-    scores = {name: DepthScores(low, high) for name in [*networks, "constant"]}
+    sweep = sweep_spec(spec, state["config"].get("depth", {}))
+    scores = {name: DepthScores(low, high) for name in [*networks, "sweep", "constant"]}
     bar = progress_bar(total, "depth evaluate", show_progress)
     with torch.no_grad():
         for scene in loaded:
+            sources = prediction_sources(scene, sweep)
             for start in range(0, len(scene.frames), _BATCH):
-                positions = range(start, min(start + _BATCH, len(scene.frames)))
-                images = [scene.rgb(p) for p in positions]
+                positions = list(range(start, min(start + _BATCH, len(scene.frames))))
                 truths = [scene.depth(p) for p in positions]
                 predictions = {
-                    name: predict_depth(net, net_spec, images, device)
+                    name: predict_frames(net, net_spec, scene, positions, sources, device)
                     for name, (net, net_spec) in networks.items()
                 }
+                predictions["sweep"] = predict_frames(
+                    None, sweep, scene, positions, sources, device
+                )
                 for i, gt in enumerate(truths):
                     if scores["constant"].add(np.full_like(gt, constant), gt):
-                        for name in networks:
+                        for name in [*networks, "sweep"]:
                             scores[name].add(predictions[name][i], gt)
                 bar.update(len(positions))
     bar.close()
@@ -156,7 +176,13 @@ def evaluate_depth(
             f"no held-out frame under {data} has sensor depth within [{low}, {high}] m"
         )
     result = scores["run"].result()
-    baselines: dict[str, Any] = {"constant": {"depth_m": constant, **scores["constant"].result()}}
+    baselines: dict[str, Any] = {
+        "constant": {"depth_m": constant, **scores["constant"].result()},
+        "sweep": {
+            "settings": {key: sweep[key] for key in SWEEP_SETTINGS},
+            **scores["sweep"].result(),
+        },
+    }
     if supervised_run is not None:
         baselines["supervised"] = {"run": str(supervised_run), **scores["supervised"].result()}
     for baseline in baselines.values():
@@ -173,8 +199,9 @@ def evaluate_depth(
         "frames": len(scores["constant"].metric),
         "depth_range_m": [low, high],
     }
-    folder = RunFolder(Path(run)).root
-    write_bytes_atomic(metrics_path(folder), (json.dumps(metrics, indent=2) + "\n").encode())
+    if write:
+        folder = RunFolder(Path(run)).root
+        write_bytes_atomic(metrics_path(folder), (json.dumps(metrics, indent=2) + "\n").encode())
     return metrics
 
 
@@ -198,6 +225,8 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> list[list
     for key, baseline in metrics["baselines"].items():
         if key == "constant":
             entries.append((f"constant {baseline['depth_m']:.3f} m", baseline))
+        elif key == "sweep":
+            entries.append(("plane sweep (no learning)", baseline))
         else:
             entries.append((key, baseline))
     for method, entry in entries:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from depth.sweep import cheapest_plane
 from formats import DonkitError
 from geometry import axis_angle_to_matrix, make_pose
 from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
@@ -24,6 +25,7 @@ ENCODER_CHANNELS = (64, 64, 128, 256, 512)  # ResNet-18/34 features at strides 2
 DECODER_CHANNELS = (16, 32, 64, 128, 256)  # decoder width at strides 1, 2, 4, 8, 16
 DISPARITY_SCALES = 4  # disparities at 1, 1/2, 1/4 and 1/8 of the input size
 POSE_SCALE = 0.01  # PoseNet's outputs are multiplied by this (radians and metres)
+SWEEP_CHANNELS = 3  # what the multi-frame refinement reads of the sweep: plane, cost, spread
 MIN_SIDE_PX = 33  # the stride-32 features must be 2 pixels wide for reflection padding
 
 
@@ -65,18 +67,89 @@ class DepthNet(nn.Module):
         """
         _check_images(images, 3, "DepthNet")
         features = self.encoder.features(_normalize(images))
+        return self._decode(features, images.shape[-2:])[1]
+
+    def _decode(
+        self, features: tuple[torch.Tensor, ...], size: torch.Size
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The decoder's finest features (B, decoder_channels[0], H, W) and the disparities,
+        finest first, from the encoder's five levels; `size` is the input's (H, W)."""
         x = features[4]
         disparities = []
         for k in range(4, -1, -1):
             x = self.upconv_in[k](x)
-            size = features[k - 1].shape[-2:] if k > 0 else images.shape[-2:]
-            x = F.interpolate(x, size=size, mode="nearest")
+            x = F.interpolate(x, size=features[k - 1].shape[-2:] if k > 0 else size, mode="nearest")
             if k > 0:
                 x = torch.cat([x, features[k - 1]], 1)
             x = self.upconv_out[k](x)
             if k < DISPARITY_SCALES:
                 disparities.append(torch.sigmoid(self.disparity_heads[k](x)))
-        return disparities[::-1]
+        return x, disparities[::-1]
+
+
+class MultiFrameDepthNet(DepthNet):
+    """An image and its plane-sweep cost volume -> disparities at four scales.
+
+    ManyDepth's layout (Watson et al. 2021), written from the paper, with a fixed photometric
+    cost volume (depth.sweep) in place of learned features: the volume, average-pooled to stride
+    4, joins the encoder's stride-4 features, so the deeper layers see the image and the
+    matching together. The finest disparity blends two answers per pixel: the sweep's cheapest
+    plane (`cheapest_plane`, sharp where the images have texture) and the decoder's own
+    disparity, which sees the whole context (for textureless patches, occlusions, the image
+    border no source sees), with a trust the decoder learns too. Trust starts high, so the
+    untrained network gives about the sweep's depth. The coarser disparities are DepthNet's and
+    train the decoder on their own.
+
+    The planes span the depth range evenly in inverse depth, so plane p of D has disparity
+    p / (D - 1) in `disparity_to_depth`'s terms.
+    """
+
+    def __init__(
+        self,
+        planes: int,
+        depth: int = 18,
+        decoder_channels: tuple[int, ...] = DECODER_CHANNELS,
+    ):
+        super().__init__(depth, decoder_channels)
+        self.planes = planes
+        stride_4 = ENCODER_CHANNELS[1]
+        self.join = nn.Sequential(nn.Conv2d(stride_4 + planes, stride_4, 1), nn.ReLU())
+        # The finest decoder features with the sweep's answer and how sure it is -> a change of
+        # the sweep's disparity (as a logit), zero at first.
+        self.refine = nn.Sequential(
+            _conv_elu(decoder_channels[0] + SWEEP_CHANNELS, decoder_channels[0]),
+            _conv3x3(decoder_channels[0], 1),
+        )
+        nn.init.zeros_(self.refine[-1][-1].weight)
+        nn.init.zeros_(self.refine[-1][-1].bias)
+
+    def forward(self, images: torch.Tensor, cost: torch.Tensor) -> list[torch.Tensor]:
+        """Disparities of (B, 3, H, W) RGB in [0, 1] with their cost volume (B, D, H, W)
+        (depth.sweep.cheapest_sources over this network's planes, at the images' size).
+
+        Returns:
+            DISPARITY_SCALES tensors (B, 1, ceil(H / 2^k), ceil(W / 2^k)) in [0, 1], finest
+            first.
+        """
+        _check_images(images, 3, "MultiFrameDepthNet")
+        if cost.shape != (images.shape[0], self.planes, *images.shape[-2:]):
+            raise ValueError(
+                f"cost must be (B, {self.planes}, H, W) for images {tuple(images.shape)}; got "
+                f"{tuple(cost.shape)}"
+            )
+
+        def join(stride_4: torch.Tensor) -> torch.Tensor:
+            pooled = F.adaptive_avg_pool2d(cost, stride_4.shape[-2:])
+            return self.join(torch.cat([stride_4, pooled], 1))
+
+        features = self.encoder.features(_normalize(images), join)
+        finest, disparities = self._decode(features, images.shape[-2:])
+        swept = cheapest_plane(cost) / (self.planes - 1)
+        best = cost.amin(1, keepdim=True)
+        spread = cost.mean(1, keepdim=True) - best  # 0 where no source sees any plane
+        change = self.refine(torch.cat([finest, swept, best, spread], 1))
+        disparity = torch.sigmoid(torch.logit(swept.clamp(1e-4, 1 - 1e-4)) + change)
+        return [disparity, *disparities[1:]]
 
 
 def disparity_to_depth(

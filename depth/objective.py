@@ -55,7 +55,10 @@ def batch_loss(
 def _self_supervised(config, depth_model, pose_model, batch) -> Loss:
     """Each target rebuilt from its sources; per pixel the best source counts (auto-masked)."""
     target, sources, intrinsics = batch["image"], batch["sources"], batch["intrinsics"]
-    disparities = depth_model(batch["network_image"])[: config.scales]
+    if config.multi_frame:
+        disparities = depth_model(batch["network_image"], batch["cost"])[: config.scales]
+    else:
+        disparities = depth_model(batch["network_image"])[: config.scales]
     target_to_source = _target_to_source(pose_model, batch)
     count = sources.shape[1]
     identity = None

@@ -7,6 +7,7 @@ file (`load_backbone_weights`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -76,11 +77,19 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.features(x)[2:]
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def features(
+        self,
+        x: torch.Tensor,
+        join_at_stride_4: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, ...]:
         """Features at strides 2, 4, 8, 16 and 32 (64, 64, 128, 256 and 512 channels); a side
-        of n pixels becomes ceil(n / stride)."""
+        of n pixels becomes ceil(n / stride). `join_at_stride_4` maps the stride-4 features to
+        new ones of the same shape before the deeper layers read them (the multi-frame depth
+        network joins its cost volume there)."""
         stride_2 = self.relu(self.bn1(self.conv1(x)))
         stride_4 = self.layer1(self.maxpool(stride_2))
+        if join_at_stride_4 is not None:
+            stride_4 = join_at_stride_4(stride_4)
         stride_8 = self.layer2(stride_4)
         stride_16 = self.layer3(stride_8)
         return stride_2, stride_4, stride_8, stride_16, self.layer4(stride_16)

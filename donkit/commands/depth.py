@@ -26,9 +26,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     depth = add_command(
         commands,
         NAME,
-        "depth from one RGB image: train, evaluate, predict",
+        "depth from RGB: train, evaluate, predict",
         """\
-            Depth from one RGB image, learned in one of three ways (depth.mode):
+            Depth from one RGB image, or from a frame and its posed neighbours
+            (depth.multi_frame: a plane-sweep cost volume over the neighbouring frames joins
+            the image's features), learned in one of three ways (depth.mode):
             self_supervised, from each scene's views and their forward-kinematics camera poses
             (the photometric loss of rebuilding a view from its neighbours with the predicted
             depth; metric scale from the poses, or a pose network for sequences without poses);
@@ -68,12 +70,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "measure a depth run on held-out scenes, against baselines",
         """\
             Predict the depth of every frame of the held-out scenes under DATA from its RGB
-            alone and compare it with the sensor depth (pixels within the run's depth range):
+            (and, for a multi-frame run, its neighbouring frames) and compare it with the sensor
+            depth (pixels within the run's depth range):
             abs_rel, sq_rel, rmse (m), rmse_log and the shares of pixels within 1.25, 1.25^2
             and 1.25^3 of the truth, per image and averaged, both metric and median-scaled (each
             image's prediction multiplied by median(sensor) / median(prediction)). Baselines:
             one constant depth for every pixel (the median sensor depth of the run's training
-            scenes), and the run given with --supervised. Writes RUN/metrics.json (keys metric,
+            scenes); the plane sweep without learning (each pixel's cheapest plane of the cost
+            volume over the same neighbours, with the run's depth.sources, planes, sweep_window
+            and sweep_keep); and the run given with --supervised. Writes RUN/metrics.json (keys metric,
             median_scaled, baselines) and prints a table.""",
     )
     evaluate.add_argument("run", type=Path, metavar="RUN", help="a `donkit depth train` run")
@@ -94,30 +99,32 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     predict = add_command(
         subcommands,
         "predict",
-        "write the depth a run predicts for a scene or a folder of images",
+        "write the depth a run predicts for scenes or a folder of images",
         """\
-        Predict depth from RGB for a scene (its processed/images) or a folder of images
-        (.png, .jpg), and write OUT/XXXXXX_depth.png (uint16 millimetres, 0 = none) and
-        OUT/XXXXXX_depth_colour.png (inverse depth as colours, near is bright); XXXXXX is
-        the frame index of a scene, or the image's position in name order (OUT/index.yaml
-        lists them). With --as-scene, OUT becomes a scene in the Dense Object Nets layout
-        (the input's RGB, intrinsics and poses, the predicted depth as its depth images,
-        pictures in OUT/depth_colour/) that `donkit fuse OUT` turns into a mesh: RGB-only
-        data fused with learned depth.""",
+        Predict depth from RGB for a scene (its processed/images), a folder of scenes (each
+        into OUT/<its path under the input>) or a folder of images (.png, .jpg), and write
+        OUT/XXXXXX_depth.png (uint16 millimetres, 0 = none) and OUT/XXXXXX_depth_colour.png
+        (inverse depth as colours, near is bright); XXXXXX is the frame index of a scene, or
+        the image's position in name order (OUT/index.yaml lists them). A multi-frame run
+        (depth.multi_frame) predicts each frame from its scene's neighbouring frames and
+        their poses too, so it takes scenes only. With --as-scene, each output is a scene
+        in the Dense Object Nets layout (the input's RGB, intrinsics and poses, the
+        predicted depth as its depth images, pictures in depth_colour/) that `donkit fuse
+        OUT` turns into a mesh: RGB-only data fused with learned depth.""",
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="a `donkit depth train` run")
     predict.add_argument(
         "--input",
         type=Path,
         required=True,
-        metavar="SCENE|IMAGES",
-        help="a scene folder, or a folder of RGB images",
+        metavar="SCENES|IMAGES",
+        help="a scene folder, a folder of scenes, or a folder of RGB images",
     )
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     predict.add_argument(
         "--as-scene",
         action="store_true",
-        help="write OUT as a scene (needs a scene as --input) that `donkit fuse` accepts",
+        help="write scenes (needs scenes as --input) that `donkit fuse` accepts",
     )
     add_device_option(predict)
 

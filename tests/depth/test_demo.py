@@ -18,7 +18,7 @@ def test_the_demo_trains_evaluates_and_skips_when_run_again(small_dataset, tmp_p
     metrics = run_demo_depth(config, data, held_out, out / "depth", show_progress=False)
     assert metrics["mode"] == "self_supervised" and metrics["pose_source"] == "kinematics"
     assert json.loads((out / "depth" / "metrics.json").read_text()) == metrics
-    assert set(metrics["baselines"]) == {"constant"}
+    assert set(metrics["baselines"]) == {"constant", "sweep"}
     assert "depth train: self_supervised: steps 0-2" in capsys.readouterr().out
     log = (out / "depth" / "log.jsonl").read_text()
     again = run_demo_depth(config, data, held_out, out / "depth", show_progress=False)

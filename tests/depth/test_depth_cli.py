@@ -83,7 +83,7 @@ def test_resume_continues_with_the_runs_own_config(small_dataset, tmp_path, caps
         ("evaluate {tmp} --data {data}", "checkpoint {tmp}/checkpoints/last.pt does not exist"),
         (
             "predict {run} --input {data}/processed/images --out {tmp}/o --as-scene",
-            "--as-scene needs a scene as --input",
+            "--as-scene needs a scene",
         ),
     ],
 )

@@ -65,7 +65,7 @@ def test_evaluate_writes_metric_median_scaled_and_baselines(tiny_runs, small_dat
     metrics = evaluate_depth(run, held_out, supervised_run=supervised, device_name="cpu")
     assert json.loads((run / "metrics.json").read_text()) == metrics
     assert {"metric", "median_scaled", "baselines"} <= set(metrics)
-    assert set(metrics["baselines"]) == {"constant", "supervised"}
+    assert set(metrics["baselines"]) == {"constant", "supervised", "sweep"}
     # The same numbers from the pieces: the run's predictions, and the constant depth (the
     # median of its training scene, scene_0000) scored frame by frame.
     constant = training_median_depth(small_dataset / "scene_0000", 0.1, 2.0)
@@ -83,6 +83,11 @@ def test_evaluate_writes_metric_median_scaled_and_baselines(tiny_runs, small_dat
         expected = flat.result()["median_scaled"][key]
         assert metrics["baselines"]["constant"]["median_scaled"][key] == pytest.approx(expected)
     assert metrics["frames"] == 10 and metrics["mode"] == "self_supervised"
+    # The plane sweep over each frame's 8 nearest frames (the config's defaults) needs no
+    # learning; on these textured scenes it is far better than one constant depth.
+    sweep = metrics["baselines"]["sweep"]
+    assert sweep["settings"]["sweep_sources"] == 8 and sweep["settings"]["planes"] == 64
+    assert sweep["metric"]["abs_rel"] < 0.5 * metrics["baselines"]["constant"]["metric"]["abs_rel"]
     header, *rows = metrics_table(metrics)
-    assert header[:3] == ["method", "scaling", "abs_rel"] and len(rows) == 6
-    assert [row[1] for row in rows] == ["metric", "median-scaled"] * 3
+    assert header[:3] == ["method", "scaling", "abs_rel"] and len(rows) == 8
+    assert [row[1] for row in rows] == ["metric", "median-scaled"] * 4
