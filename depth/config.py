@@ -44,10 +44,10 @@ class DepthConfig:
     target with no such source is not trained on."""
     multi_frame: bool = False
     """Predict from the image and its neighbouring frames ('self_supervised' with 'kinematics'
-    poses): a plane-sweep cost volume of the `sources` frames (their known poses warp them onto
-    `planes` depth hypotheses) joins the image's features, and the network learns where to
-    trust it. Prediction then needs each frame's scene (its other frames and poses); false:
-    depth from the image alone."""
+    poses): a plane-sweep cost volume of the `sweep_sources` frames (their known poses warp
+    them onto `planes` depth hypotheses) joins the image's features, and the network refines
+    the cost volume's cheapest plane per pixel. Prediction then needs each frame's scene (its
+    other frames and poses); false: depth from the image alone."""
     sweep_sources: int = 8
     """Frames of the cost volume ('multi_frame'): the nearest ones, chosen as source_choice
     says; the `sources` frames that train the network are the next nearest after them."""

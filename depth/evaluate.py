@@ -20,7 +20,7 @@ import torch
 
 from depth.checkpoint import load_depth_network
 from depth.config import DepthConfig, multi_frame_spec
-from depth.frames import predict_frames, prediction_sources
+from depth.frames import posed_cost, predict_frames, prediction_sources
 from depth.metrics import METRIC_KEYS, depth_errors, median_scale
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
@@ -158,12 +158,17 @@ def evaluate_depth(
             for start in range(0, len(scene.frames), _BATCH):
                 positions = list(range(start, min(start + _BATCH, len(scene.frames))))
                 truths = [scene.depth(p) for p in positions]
+                # A multi-frame run's spec is the sweep's (sweep_spec): one cost volume serves both.
+                posed = posed_cost(sweep, scene, positions, sources, device)
                 predictions = {
-                    name: predict_frames(net, net_spec, scene, positions, sources, device)
+                    name: predict_frames(
+                        net, net_spec, scene, positions, sources, device,
+                        posed if net_spec is sweep else None,
+                    )
                     for name, (net, net_spec) in networks.items()
-                }
+                }  # fmt: skip
                 predictions["sweep"] = predict_frames(
-                    None, sweep, scene, positions, sources, device
+                    None, sweep, scene, positions, sources, device, posed
                 )
                 for i, gt in enumerate(truths):
                     if scores["constant"].add(np.full_like(gt, constant), gt):

@@ -69,6 +69,21 @@ def posed_batch(
 
 
 @torch.no_grad()
+def posed_cost(
+    spec: dict[str, Any],
+    scene: Scene,
+    positions: list[int],
+    sources: list[list[int]],
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (B, 3, h, w) of frames `positions` of `scene` at `spec`'s input size, on
+    `device`, and their cost volume (B, D, h, w) over their `sources` with `spec`'s settings."""
+    batch = posed_batch(scene, positions, sources, spec["width"], spec["height"])
+    batch = {key: value.to(device) for key, value in batch.items()}
+    return batch["image"], batch_cost_volume(batch, spec)
+
+
+@torch.no_grad()
 def predict_frames(
     network: torch.nn.Module | None,
     spec: dict[str, Any],
@@ -76,21 +91,22 @@ def predict_frames(
     positions: list[int],
     sources: list[list[int]],
     device: torch.device,
+    posed: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> np.ndarray:
     """(N, H, W) float32 depth, metres, of frames `positions` of `scene` at the images' size:
     - a multi-frame network's, from each frame and its `sources` (from `prediction_sources`);
     - a single-frame network's, from each frame's image alone (`sources` unused);
     - with network None, the classical plane sweep's: each pixel's cheapest plane of the cost
-      volume `spec` describes, refined between planes (no learning)."""
+      volume `spec` describes, refined between planes (no learning).
+    `posed`: the frames' `posed_cost` with this `spec`, when the caller has it already (the
+    network and the sweep of one evaluation share it)."""
     if network is not None and not spec.get("multi_frame"):
         return predict_depth(network, spec, [scene.rgb(p) for p in positions], device)
-    batch = posed_batch(scene, positions, sources, spec["width"], spec["height"])
-    batch = {key: value.to(device) for key, value in batch.items()}
-    cost = batch_cost_volume(batch, spec)
+    images, cost = posed or posed_cost(spec, scene, positions, sources, device)
     if network is None:  # the planes are even in disparity: plane p of D is p / (D - 1)
         disparity = cheapest_plane(cost) / (spec["planes"] - 1)
     else:
-        disparity = network(batch["image"], cost)[0]
+        disparity = network(images, cost)[0]
     return _at_image_size(disparity, scene, spec)
 
 

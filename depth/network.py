@@ -93,12 +93,12 @@ class MultiFrameDepthNet(DepthNet):
     ManyDepth's layout (Watson et al. 2021), written from the paper, with a fixed photometric
     cost volume (depth.sweep) in place of learned features: the volume, average-pooled to stride
     4, joins the encoder's stride-4 features, so the deeper layers see the image and the
-    matching together. The finest disparity blends two answers per pixel: the sweep's cheapest
-    plane (`cheapest_plane`, sharp where the images have texture) and the decoder's own
-    disparity, which sees the whole context (for textureless patches, occlusions, the image
-    border no source sees), with a trust the decoder learns too. Trust starts high, so the
-    untrained network gives about the sweep's depth. The coarser disparities are DepthNet's and
-    train the decoder on their own.
+    matching together. The finest disparity is the sweep's cheapest plane per pixel
+    (`cheapest_plane`, sharp where the images have texture) changed, as a logit, by a small head
+    that reads the decoder's finest features (the whole context: textureless patches,
+    occlusions, the image border no source sees) with the plane, its cost and how much the
+    planes' costs spread. The change starts at zero, so the untrained network gives the sweep's
+    depth. The coarser disparities are DepthNet's and train the decoder on their own.
 
     The planes span the depth range evenly in inverse depth, so plane p of D has disparity
     p / (D - 1) in `disparity_to_depth`'s terms.
