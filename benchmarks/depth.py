@@ -7,9 +7,9 @@ supervised one and the multi-frame model (a cost volume over each frame's 8 near
 with the demo recipe (`DepthConfig()`, only what the mode needs changed), then evaluates all on
 the held-out scenes (seed 1000), metric and median-scaled, beside the constant baseline (the
 median depth of the training scenes) and the plane sweep without learning (the cost volume's
-cheapest plane per pixel). Prints one table, with each run's training
-time: wall clock, and the CPU time of the training process, which on a machine shared with other
-jobs is the better measure of what the run costs on its own.
+cheapest plane per pixel, the least distinct filled from around them). Prints one table, with
+each run's training time: wall clock, and the CPU time of the training process, which on a
+machine shared with other jobs is the better measure of what the run costs on its own.
 
 With --speed, nothing is trained: a training step of each mode (on batches prepared before)
 is timed against a step of the descriptor demo's network (forward, backward and Adam on 4 images
@@ -23,7 +23,8 @@ out/demo/data_test):
     .venv/bin/python -m benchmarks.depth --sweeps [--held-out DIR] [--threads K]
 
 With --sweeps, nothing is trained either: the plane sweep alone is scored on the held-out scenes
-for several numbers of frames, kept frames and planes.
+with the demo's settings and with each of them changed in turn (frames, kept frames, planes,
+nearest plane, window, fill), and timed a frame.
 """
 
 from __future__ import annotations
@@ -195,12 +196,32 @@ def measure_speed(
     print(format_table(header, rows))
 
 
-SWEEPS = ((2, 1, 64), (4, 1, 64), (4, 2, 64), (6, 2, 64), (8, 2, 64), (8, 3, 64), (8, 3, 48))
+SWEEPS = (  # changes of DepthConfig() for each row of --sweeps; {} is the demo's sweep
+    {"sweep_min_depth_m": 0.1, "sweep_window": 5, "sweep_fill": 0.0},  # the first sweep's
+    {"sweep_window": 5, "sweep_fill": 0.0},
+    {"sweep_fill": 0.0},
+    {},
+    {"sweep_fill": 0.1},
+    {"sweep_fill": 0.3},
+    {"planes": 48},
+    {"planes": 96},
+    {"sweep_sources": 6, "sweep_keep": 2},
+    {"sweep_sources": 4, "sweep_keep": 2},
+    {"sweep_sources": 2, "sweep_keep": 1},
+)
+SWEEP_COLUMNS = {
+    "sweep_sources": "frames",
+    "sweep_keep": "kept",
+    "planes": "planes",
+    "sweep_min_depth_m": "near m",
+    "sweep_window": "window",
+    "sweep_fill": "fill",
+}
 
 
 def measure_sweeps(held_out: Path) -> None:
-    """Print the classical plane sweep's errors on the held-out scenes for each of SWEEPS
-    (frames, kept frames, planes) at the demo's input size, and its time a frame."""
+    """Print the classical plane sweep's errors on the held-out scenes for each row of SWEEPS
+    at the demo's input size, and its time a frame."""
     from depth.config import multi_frame_spec
     from depth.evaluate import DepthScores
     from depth.frames import predict_frames, prediction_sources
@@ -209,8 +230,8 @@ def measure_sweeps(held_out: Path) -> None:
     base = DepthConfig()
     scenes = [load_scene(path) for path in complete_scenes(held_out, "collect them")[0]]
     rows = []
-    for frames, keep, planes in SWEEPS:
-        config = dataclasses.replace(base, sweep_sources=frames, sweep_keep=keep, planes=planes)
+    for changes in SWEEPS:
+        config = dataclasses.replace(base, **changes)
         spec = multi_frame_spec(config) | {"width": config.width, "height": config.height}
         scores = DepthScores(config.min_depth_m, config.max_depth_m)
         started, count = time.perf_counter(), 0
@@ -224,11 +245,13 @@ def measure_sweeps(held_out: Path) -> None:
         seconds = (time.perf_counter() - started) / count
         metric = scores.result()["metric"]
         figures = [f"{metric['abs_rel']:.4f}", f"{metric['delta_1']:.3f}", f"{metric['rmse']:.3f}"]
-        rows.append([str(frames), str(keep), str(planes), *figures, f"{seconds:.2f}"])
+        settings = [str(getattr(config, key)) for key in SWEEP_COLUMNS]
+        rows.append([*settings, *figures, f"{seconds:.2f}", "demo" if not changes else ""])
+        print("  ".join(rows[-1]), file=sys.stderr, flush=True)  # progress
     print(f"$ {shlex.join(['python', '-m', 'benchmarks.depth', *sys.argv[1:]])}")
-    print(f"{torch.get_num_threads()} thread(s), {base.width}x{base.height}, window "
-          f"{base.sweep_window} px; held out: {held_out} ({count} frames)")  # fmt: skip
-    header = ["frames", "kept", "planes", "abs_rel", "d<1.25", "rmse m", "s/frame"]
+    print(f"{torch.get_num_threads()} thread(s), {base.width}x{base.height}; held out: {held_out} "
+          f"({count} frames)")  # fmt: skip
+    header = [*SWEEP_COLUMNS.values(), "abs_rel", "d<1.25", "rmse m", "s/frame", ""]
     print(format_table(header, rows))
 
 

@@ -4,8 +4,9 @@ losses, metrics, training in three modes, evaluation and prediction.
 Self-supervised training rebuilds a target frame from its neighbours with predicted depth and
 the forward-kinematics poses (`relative_pose`, `synthesize`), so depth comes out in metres;
 `PoseNet` stands in where poses are missing (scale then from `median_scale`). With known poses a
-frame's neighbours also give a cost volume (`plane_sweep_cost`): its cheapest plane per pixel is
-the classical baseline (`sweep_depth`), and `MultiFrameDepthNet` reads it. Stereo and
+frame's neighbours also give a cost volume (`plane_sweep_cost`): its cheapest plane per pixel,
+with the least distinct ones filled from their neighbours, is the classical baseline
+(`PlaneSweep`), and `MultiFrameDepthNet` refines it. Stereo and
 supervised training use the same pieces (`left_right_consistency`, `scale_invariant_log_loss`).
 `train_depth`, `evaluate_depth` and `predict_run` are what `donkit depth` calls;
 `run_demo_depth` is the demo's depth stage.
@@ -37,7 +38,9 @@ _EXPORTS = {
     "plane_sweep_cost": "depth.sweep",
     "cheapest_sources": "depth.sweep",
     "cheapest_plane": "depth.sweep",
-    "sweep_depth": "depth.sweep",
+    "minimum_distinctness": "depth.sweep",
+    "fill_indistinct": "depth.sweep",
+    "PlaneSweep": "depth.sweep",
     "predict_frames": "depth.frames",
     "PoseNet": "depth.network",
     "disparity_to_depth": "depth.network",

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from depth.config import DepthConfig, multi_frame_spec
 from depth.data import resize_rgb
 from depth.network import DepthNet, MultiFrameDepthNet, disparity_to_depth
+from depth.sweep import PlaneSweep
 from formats import DonkitError
 from learn.backbones import IMAGE_MEAN, IMAGE_STD
 from learn.checkpoints import load_checkpoint
@@ -41,7 +42,10 @@ def depth_spec(config: DepthConfig) -> dict[str, Any]:
 
 def build_depth_network(spec: dict[str, Any]) -> DepthNet:
     if spec.get("multi_frame"):
-        return MultiFrameDepthNet(spec["planes"], spec["backbone"], tuple(spec["decoder_channels"]))
+        return MultiFrameDepthNet(
+            PlaneSweep.from_spec(spec), spec["min_depth_m"], spec["max_depth_m"], spec["backbone"],
+            tuple(spec["decoder_channels"]),
+        )  # fmt: skip
     return DepthNet(spec["backbone"], tuple(spec["decoder_channels"]))
 
 

@@ -30,7 +30,7 @@ import torch
 
 from depth.config import DepthConfig, multi_frame_spec
 from depth.layers import relative_pose
-from depth.sweep import batch_cost_volume
+from depth.sweep import PlaneSweep
 from formats import DonkitError
 from formats.scenes import Scene, load_scene
 from geometry import PinholeCamera, inside_image, pixel_grid, warp
@@ -236,7 +236,7 @@ class DepthSamples(torch.utils.data.Dataset):
         return mirror(sample) if mirrored else sample
 
     def _cost_volume(self, target: _Target, sample: dict[str, Any]) -> torch.Tensor:
-        """(D, H, W) float32 cost volume of the target (depth.frames.batch_cost_volume) from the
+        """(D, H, W) float32 cost volume of the target (depth.sweep.PlaneSweep.cost_volume) from the
         sample's unjittered images, before any mirroring: a function of the frame alone, so it
         is computed once per frame and kept (as float16, most recent _COST_CACHE frames)."""
         key = (target.scene, target.frame)
@@ -249,8 +249,8 @@ class DepthSamples(torch.utils.data.Dataset):
                 "intrinsics": sample["intrinsics"][None],
                 "target_to_source": motion[None],
             }
-            spec = multi_frame_spec(self.config)
-            self._costs[key] = batch_cost_volume(batch, spec)[0].half()
+            plane_sweep = PlaneSweep.from_spec(multi_frame_spec(self.config))
+            self._costs[key] = plane_sweep.cost_volume(batch)[0].half()
             if len(self._costs) > _COST_CACHE:
                 self._costs.popitem(last=False)
         return self._costs[key].float()

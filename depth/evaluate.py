@@ -11,6 +11,7 @@ median sensor depth of the training scenes, never of the test), and a supervised
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from depth.checkpoint import load_depth_network
 from depth.config import DepthConfig, multi_frame_spec
 from depth.frames import posed_cost, predict_frames, prediction_sources
 from depth.metrics import METRIC_KEYS, depth_errors, median_scale
+from depth.sweep import PlaneSweep
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
 from formats.runs import RunFolder
@@ -93,7 +95,7 @@ class DepthScores:
         }
 
 
-SWEEP_SETTINGS = ("sweep_sources", "planes", "sweep_window", "sweep_keep", "width", "height")
+SWEEP_FRAMES = ("sweep_sources", "width", "height")  # the sweep's settings beside PlaneSweep's
 
 
 def sweep_spec(spec: dict[str, Any], depth_config: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +186,8 @@ def evaluate_depth(
     baselines: dict[str, Any] = {
         "constant": {"depth_m": constant, **scores["constant"].result()},
         "sweep": {
-            "settings": {key: sweep[key] for key in SWEEP_SETTINGS},
+            "settings": {key: sweep[key] for key in SWEEP_FRAMES}
+            | dataclasses.asdict(PlaneSweep.from_spec(sweep)),
             **scores["sweep"].result(),
         },
     }

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from depth.checkpoint import predict_depth
 from depth.data import motions, nearest_sources, resize_rgb, resized_camera, rgb_tensor
-from depth.network import disparity_to_depth
-from depth.sweep import batch_cost_volume, cheapest_plane
+from depth.network import depth_to_disparity, disparity_to_depth
+from depth.sweep import PlaneSweep
 from formats import DonkitError
 from formats.scenes import Scene
 
@@ -80,7 +80,7 @@ def posed_cost(
     `device`, and their cost volume (B, D, h, w) over their `sources` with `spec`'s settings."""
     batch = posed_batch(scene, positions, sources, spec["width"], spec["height"])
     batch = {key: value.to(device) for key, value in batch.items()}
-    return batch["image"], batch_cost_volume(batch, spec)
+    return batch["image"], PlaneSweep.from_spec(spec).cost_volume(batch)
 
 
 @torch.no_grad()
@@ -96,15 +96,16 @@ def predict_frames(
     """(N, H, W) float32 depth, metres, of frames `positions` of `scene` at the images' size:
     - a multi-frame network's, from each frame and its `sources` (from `prediction_sources`);
     - a single-frame network's, from each frame's image alone (`sources` unused);
-    - with network None, the classical plane sweep's: each pixel's cheapest plane of the cost
-      volume `spec` describes, refined between planes (no learning).
+    - with network None, the classical plane sweep's (`PlaneSweep.inverse_depth` of the cost
+      volume `spec` describes; no learning).
     `posed`: the frames' `posed_cost` with this `spec`, when the caller has it already (the
     network and the sweep of one evaluation share it)."""
     if network is not None and not spec.get("multi_frame"):
         return predict_depth(network, spec, [scene.rgb(p) for p in positions], device)
     images, cost = posed or posed_cost(spec, scene, positions, sources, device)
-    if network is None:  # the planes are even in disparity: plane p of D is p / (D - 1)
-        disparity = cheapest_plane(cost) / (spec["planes"] - 1)
+    if network is None:
+        depth = 1.0 / PlaneSweep.from_spec(spec).inverse_depth(cost)
+        disparity = depth_to_disparity(depth, spec["min_depth_m"], spec["max_depth_m"])
     else:
         disparity = network(images, cost)[0]
     return _at_image_size(disparity, scene, spec)

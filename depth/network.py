@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depth.sweep import cheapest_plane
+from depth.sweep import PlaneSweep
 from formats import DonkitError
 from geometry import axis_angle_to_matrix, make_pose
 from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
@@ -93,27 +93,30 @@ class MultiFrameDepthNet(DepthNet):
     ManyDepth's layout (Watson et al. 2021), written from the paper, with a fixed photometric
     cost volume (depth.sweep) in place of learned features: the volume, average-pooled to stride
     4, joins the encoder's stride-4 features, so the deeper layers see the image and the
-    matching together. The finest disparity is the sweep's cheapest plane per pixel
-    (`cheapest_plane`, sharp where the images have texture) changed, as a logit, by a small head
-    that reads the decoder's finest features (the whole context: textureless patches,
+    matching together. The finest disparity is the sweep's depth per pixel
+    (`PlaneSweep.inverse_depth`, sharp where the images have texture) changed, as a logit, by a
+    small head that reads the decoder's finest features (the whole context: textureless patches,
     occlusions, the image border no source sees) with the plane, its cost and how much the
     planes' costs spread. The change starts at zero, so the untrained network gives the sweep's
     depth. The coarser disparities are DepthNet's and train the decoder on their own.
 
-    The planes span the depth range evenly in inverse depth, so plane p of D has disparity
-    p / (D - 1) in `disparity_to_depth`'s terms.
+    Disparities are in `disparity_to_depth`'s terms over [min_depth_m, max_depth_m], which
+    hold the sweep's planes.
     """
 
     def __init__(
         self,
-        planes: int,
+        sweep: PlaneSweep,
+        min_depth_m: float,
+        max_depth_m: float,
         depth: int = 18,
         decoder_channels: tuple[int, ...] = DECODER_CHANNELS,
     ):
         super().__init__(depth, decoder_channels)
-        self.planes = planes
+        self.sweep, self.planes = sweep, sweep.planes
+        self.depth_range_m = (min_depth_m, max_depth_m)
         stride_4 = ENCODER_CHANNELS[1]
-        self.join = nn.Sequential(nn.Conv2d(stride_4 + planes, stride_4, 1), nn.ReLU())
+        self.join = nn.Sequential(nn.Conv2d(stride_4 + sweep.planes, stride_4, 1), nn.ReLU())
         # The finest decoder features with the sweep's answer and how sure it is -> a change of
         # the sweep's disparity (as a logit), zero at first.
         self.refine = nn.Sequential(
@@ -144,7 +147,7 @@ class MultiFrameDepthNet(DepthNet):
 
         features = self.encoder.features(_normalize(images), join)
         finest, disparities = self._decode(features, images.shape[-2:])
-        swept = cheapest_plane(cost) / (self.planes - 1)
+        swept = depth_to_disparity(1.0 / self.sweep.inverse_depth(cost), *self.depth_range_m)
         best = cost.amin(1, keepdim=True)
         spread = cost.mean(1, keepdim=True) - best  # 0 where no source sees any plane
         change = self.refine(torch.cat([finest, swept, best, spread], 1))
@@ -173,6 +176,13 @@ def disparity_to_depth(
         )
     min_disparity, max_disparity = 1.0 / max_depth_m, 1.0 / min_depth_m
     return 1.0 / (min_disparity + (max_disparity - min_disparity) * disparity)
+
+
+def depth_to_disparity(depth: torch.Tensor, min_depth_m: float, max_depth_m: float) -> torch.Tensor:
+    """The inverse of `disparity_to_depth`: (1 / depth - 1 / max_depth_m) /
+    (1 / min_depth_m - 1 / max_depth_m), any shape; depth within the range gives [0, 1]."""
+    min_disparity, max_disparity = 1.0 / max_depth_m, 1.0 / min_depth_m
+    return (1.0 / depth - min_disparity) / (max_disparity - min_disparity)
 
 
 class PoseNet(nn.Module):

@@ -8,12 +8,16 @@ around it. Planes are spaced evenly in inverse depth, so that they are evenly sp
 of motion. Of the sources, each pixel keeps the mean of its `keep` cheapest (a point hidden or
 out of view in one source is then scored on the others).
 
-The classical baseline of `donkit depth evaluate` is `sweep_depth`; the multi-frame network reads
-the same cost volume.
+A pixel whose cheapest plane hardly stands out from planes farther away (a repeated texture, a
+shadow, a point few sources see) is a guess: `PlaneSweep` replaces the least distinct share of each
+image by the median of the distinct ones around it. `PlaneSweep` holds the settings (one
+checkpoint's, or a DepthConfig's); the classical baseline of `donkit depth evaluate` is its
+`inverse_depth`, and the multi-frame network refines the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,6 +28,7 @@ from geometry import inside_image
 from geometry.sampling import sample_bilinear
 
 UNSEEN_COST = 1.0  # cost of a hypothesis that no source sees (the most an RGB difference can be)
+DISTINCT_MARGIN = 2  # planes: a rival minimum lies farther than this from the cheapest plane
 
 
 def plane_inverse_depths(min_depth_m: float, max_depth_m: float, planes: int) -> torch.Tensor:
@@ -152,24 +157,97 @@ def cheapest_plane(cost: torch.Tensor) -> torch.Tensor:
     return best.to(cost.dtype) + offset
 
 
-def sweep_depth(cost: torch.Tensor, inverse_depths: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) depth, metres, at each pixel's `cheapest_plane`.
+def minimum_distinctness(cost: torch.Tensor, margin: int = DISTINCT_MARGIN) -> torch.Tensor:
+    """(B, 1, H, W) how much each pixel's cheapest plane stands out: (the cheapest cost more than
+    `margin` planes away from it - the cheapest cost) / the cheapest cost (0 where every plane
+    costs the same, as where no source sees the pixel).
 
     Args:
         cost: (B, D, H, W) one cost per plane (lower is better).
-        inverse_depths: (D,) evenly spaced plane inverse depths, 1/m.
     """
-    inverse = inverse_depths.to(cost.dtype)
-    return 1.0 / (inverse[0] + cheapest_plane(cost) * (inverse[1] - inverse[0]))
+    cheapest, best = cost.min(1, keepdim=True)
+    planes = torch.arange(cost.shape[1], device=cost.device).view(1, -1, 1, 1)
+    rivals = torch.where((planes - best).abs() > margin, cost, torch.full_like(cost, float("inf")))
+    rival = rivals.amin(1, keepdim=True)
+    gap = torch.where(torch.isfinite(rival), rival - cheapest, torch.zeros_like(rival))
+    return gap / cheapest.clamp_min(1e-3)
 
 
-def batch_cost_volume(batch: dict[str, torch.Tensor], spec: dict[str, Any]) -> torch.Tensor:
-    """(B, D, h, w) the cost volume of a `posed_batch` (or a training batch) with the planes,
-    window and kept sources of `spec` (a checkpoint's depth entry, or a DepthConfig's fields)."""
-    inverse_depths = plane_inverse_depths(spec["min_depth_m"], spec["max_depth_m"], spec["planes"])
-    with torch.no_grad():
+def fill_indistinct(
+    values: torch.Tensor, distinctness: torch.Tensor, share: float, window: int
+) -> torch.Tensor:
+    """(B, 1, H, W) `values` with the `share` least distinct pixels of each image replaced by the
+    median of the other pixels of their window x window neighbourhood (odd window); a pixel with
+    no such neighbour keeps its value.
+
+    Args:
+        values: (B, 1, H, W), e.g. inverse depth.
+        distinctness: (B, 1, H, W), e.g. `minimum_distinctness`; higher is surer.
+        share: in [0, 1); 0 changes nothing.
+    """
+    if share <= 0:
+        return values
+    batch, _, height, width = values.shape
+    threshold = torch.quantile(distinctness.reshape(batch, -1).float(), share, dim=1)
+    kept = distinctness > threshold.to(distinctness.dtype).view(batch, 1, 1, 1)
+    pad = window // 2
+    around = F.unfold(values, window, padding=pad)  # (B, window^2, H W)
+    counted = F.unfold(kept.to(values.dtype), window, padding=pad) > 0.5
+    around = torch.where(counted, around, torch.full_like(around, float("nan")))
+    median = around.nanmedian(1).values.view(batch, 1, height, width)
+    return torch.where(kept | torch.isnan(median), values, median)
+
+
+@dataclass(frozen=True)
+class PlaneSweep:
+    """The plane sweep's settings, and the cost volume and depth they give."""
+
+    planes: int
+    """Hypotheses, evenly spaced in inverse depth from near_m to far_m, both included."""
+    near_m: float
+    far_m: float
+    window: int
+    """Odd side of the window the photometric cost is averaged over, pixels."""
+    keep: int
+    """Per pixel and plane, the mean of this many cheapest sources counts."""
+    fill: float = 0.0
+    """Share of each image's pixels, the least distinct minima, replaced by their neighbours'
+    median (`fill_indistinct`); 0: none."""
+    fill_window: int = 15
+    """Odd side of the neighbourhood of `fill`, pixels."""
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> PlaneSweep:
+        """The sweep of a checkpoint's `depth` entry or of `depth.config.multi_frame_spec` (with
+        the settings that older checkpoints lack at what those had: planes from min_depth_m, no
+        fill)."""
+        return cls(
+            planes=spec["planes"],
+            near_m=max(spec["min_depth_m"], spec.get("sweep_min_depth_m", 0.0)),
+            far_m=spec["max_depth_m"],
+            window=spec["sweep_window"],
+            keep=spec["sweep_keep"],
+            fill=spec.get("sweep_fill", 0.0),
+            fill_window=spec.get("sweep_fill_window", 15),
+        )
+
+    def inverse_depths(self) -> torch.Tensor:
+        """(D,) the planes' inverse depths, 1/m, far to near."""
+        return plane_inverse_depths(self.near_m, self.far_m, self.planes)
+
+    @torch.no_grad()
+    def cost_volume(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, D, h, w) `cheapest_sources` of a `depth.frames.posed_batch` (or of a training
+        batch: image, sources, intrinsics, target_to_source)."""
         cost, seen = plane_sweep_cost(
             batch["image"], batch["sources"], batch["intrinsics"], batch["target_to_source"],
-            inverse_depths.to(batch["image"].device), spec["sweep_window"],
+            self.inverse_depths().to(batch["image"].device), self.window,
         )  # fmt: skip
-        return cheapest_sources(cost, seen, spec["sweep_keep"])
+        return cheapest_sources(cost, seen, self.keep)
+
+    def inverse_depth(self, cost: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) inverse depth, 1/m, of the (B, D, H, W) `cost_volume`: each pixel's
+        `cheapest_plane`, the least distinct `fill` share replaced by its neighbours'."""
+        inverse = self.inverse_depths().to(cost)
+        swept = inverse[0] + cheapest_plane(cost) * (inverse[1] - inverse[0])
+        return fill_indistinct(swept, minimum_distinctness(cost), self.fill, self.fill_window)

@@ -77,9 +77,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             image's prediction multiplied by median(sensor) / median(prediction)). Baselines:
             one constant depth for every pixel (the median sensor depth of the run's training
             scenes); the plane sweep without learning (each pixel's cheapest plane of the cost
-            volume over the same neighbours, with the run's depth.sweep_sources, planes,
-            sweep_window and sweep_keep); and the run given with --supervised. Writes
-            RUN/metrics.json (keys metric, median_scaled, baselines) and prints a table.""",
+            volume over the same neighbours, the least distinct filled from around them, with
+            the run's depth.sweep_* settings and planes); and the run given with --supervised.
+            Writes RUN/metrics.json (keys metric, median_scaled, baselines) and prints a table.""",
     )
     evaluate.add_argument("run", type=Path, metavar="RUN", help="a `donkit depth train` run")
     evaluate.add_argument(
