@@ -19,12 +19,18 @@ that step's time on 2 idle cores (458 s for the 600 demo steps, benchmarks/RESUL
 Run from the repository root, after `make demo` (or collect and fuse out/demo/data and
 out/demo/data_test):
     .venv/bin/python -m benchmarks.depth [--out DIR] [--steps N] [--threads K] [--modes ...]
+        [--pose-noise] [--pushed-object]
     .venv/bin/python -m benchmarks.depth --speed [--threads K] [--repeats N]
     .venv/bin/python -m benchmarks.depth --sweeps [--held-out DIR] [--threads K]
 
 With --sweeps, nothing is trained either: the plane sweep alone is scored on the held-out scenes
 with the demo's settings and with each of them changed in turn (frames, kept frames, planes,
 nearest plane, window, fill), and timed a frame.
+
+--pose-noise also evaluates each run on the held-out scenes with every pose moved 1 mm and turned
+0.1 degree; --pushed-object on them rendered again from their recorded arm joints and camera poses,
+unchanged (the control) and with their first object pushed 5 cm along the table from the middle
+frame on (`pushed_object_scenes`).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ GOALS = {  # metric
 DESCRIPTOR_STEP_S = 458.0 / 600  # the descriptor demo's step on 2 idle cores (RESULTS.md)
 BUDGET_S = 300.0  # a demo-size run trains in 5 minutes on 2 CPU cores
 POSE_NOISE = (0.001, 0.1)  # metres and degrees: about what a real arm's kinematics are off by
+PUSH_M = 0.05  # how far --pushed-object moves an object along the table, metres
 STEREO_BASELINE_M = 0.06
 MODES = {
     "self_supervised": {},
@@ -116,6 +123,115 @@ def disturbed_scenes(held_out: Path, out: Path, translation_m: float, rotation_d
         write_pose_data(copy.with_name(copy.name + ".copy") / POSE_DATA, entries)
         copy.with_name(copy.name + ".copy").rename(copy)
     return out
+
+
+def pushed_object_scenes(held_out: Path, out: Path, push_m: float) -> Path:
+    """Copies of the held-out scenes rendered again from their recorded arm joints and camera
+    poses, with their first object pushed `push_m` along the table (in a random direction) from
+    the middle frame on, as if something had knocked it while the arm went round: frames near
+    the middle then have neighbours that saw it elsewhere. Depth is the render's (no sensor
+    noise), and so is the segmentation; push_m 0 renders the scenes again unchanged, the
+    control."""
+    from collect.config import CollectConfig
+    from collect.scene import (
+        LAYOUT_STREAM,
+        build_world,
+        draw_scene,
+        random_stream,
+        segmentation_lut,
+    )
+    from collect.sensor import limit_range
+    from collect.world import SimWorld
+    from donkit.config import from_dict
+    from formats.images import write_depth, write_labels, write_rgb
+    from formats.plain import read_yaml
+    from formats.scenes import (
+        SEGMENTATION_DIR,
+        complete_scenes,
+        load_scene,
+        segmentation_filename,
+    )
+
+    rng = np.random.default_rng(0)
+    for path in complete_scenes(held_out, "collect them")[0]:
+        copy = out / path.relative_to(held_out)
+        if copy.exists():
+            continue
+        identity = read_yaml(path / "metadata.yaml")
+        config = from_dict(CollectConfig, identity["config"], where="collect.")
+        joints = read_yaml(path / "ground_truth" / "scene.yaml")["robot"]["joint_positions"]
+        scene = load_scene(path)
+        heading = rng.uniform(0, 2 * np.pi)
+        push = push_m * np.array([np.cos(heading), np.sin(heading), 0.0])
+        draw = draw_scene(
+            config, random_stream(config.seed, identity["scene_index"], LAYOUT_STREAM)
+        )
+        staging = copy.with_name(copy.name + ".copy")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(path, staging)
+        rendered = load_scene(staging)
+        with SimWorld(config.camera.renderer, config.robot.time_step_s) as world:
+            built = build_world(world, config, draw)
+            body, at_rest = built.object_bodies[0], built.object_to_world[0]
+            labels = segmentation_lut(built.object_bodies, world.client.getNumBodies())
+            for position, frame in enumerate(scene.frames):
+                pushed = at_rest.copy()
+                if position >= len(scene.frames) // 2:
+                    pushed[:3, 3] += push
+                world.set_body_pose(body, pushed)
+                built.arm.set_configuration(np.array(joints[frame.index]))
+                rgb, depth, body_ids = world.render(
+                    draw.camera, frame.camera_to_world, config.camera.near_m,
+                    config.camera.far_m, draw.light,
+                )  # fmt: skip
+                depth[body_ids == built.arm.body] = 0
+                depth = limit_range(depth, config.camera.min_depth_m, config.camera.max_depth_m)
+                write_rgb(rendered.frames[position].rgb_path, rgb)
+                write_depth(rendered.frames[position].depth_path, depth)
+                segmentation = staging / SEGMENTATION_DIR / segmentation_filename(frame.index)
+                write_labels(segmentation, labels[body_ids + 1])
+        staging.rename(copy)
+    return out
+
+
+def pushed_object_errors(run: Path, control: Path, pushed: Path) -> dict[str, dict[str, float]]:
+    """abs_rel and delta < 1.25 of run `run` (and of its plane sweep) over the pushed object's
+    pixels alone, in the frames whose cost volume mixes frames from before and after the push:
+    on the `pushed_object_scenes` rendered again (`control`) and with the push (`pushed`)."""
+    from depth.checkpoint import load_depth_network
+    from depth.evaluate import sweep_spec
+    from depth.frames import predict_frames, prediction_sources
+    from depth.metrics import depth_errors
+    from formats.scenes import complete_scenes, load_scene
+
+    network, state = load_depth_network(run)
+    spec = state["depth"]
+    sweep = sweep_spec(spec, state["config"].get("depth", {}))
+    errors: dict[str, list[dict[str, float]]] = {}
+    for path in complete_scenes(pushed, "collect them")[0]:
+        scenes = {"control": load_scene(control / path.name), "pushed": load_scene(path)}
+        sources = prediction_sources(scenes["pushed"], sweep)
+        half = len(scenes["pushed"].frames) // 2
+        mixed = [p for p, near in enumerate(sources) if len({s >= half for s in [p, *near]}) == 2]
+        for name, scene in scenes.items():
+            for method, (net, net_spec) in {"run": (network, spec), "sweep": (None, sweep)}.items():
+                depths = predict_frames(net, net_spec, scene, mixed, sources, torch.device("cpu"))
+                for position, depth in zip(mixed, depths, strict=True):
+                    gt = scene.depth(position)
+                    valid = (scene.segmentation(position) == 1) & (gt >= spec["min_depth_m"])
+                    valid &= gt <= spec["max_depth_m"]
+                    if valid.sum() >= 100:  # the object in view, not a sliver of it
+                        errors.setdefault(f"{method}, {name}", []).append(
+                            depth_errors(depth, gt, valid)
+                        )
+    return {
+        key: {
+            "abs_rel": float(np.mean([e["abs_rel"] for e in values])),
+            "delta_1": float(np.mean([e["delta_1"] for e in values])),
+            "frames": len(values),
+        }
+        for key, values in errors.items()
+    }
 
 
 def train(name: str, depth: DepthConfig, data: Path, run: Path) -> dict[str, float]:
@@ -271,6 +387,12 @@ def main() -> None:
         help="also evaluate on the held-out scenes with every pose moved 1 mm and turned 0.1 deg",
     )
     parser.add_argument(
+        "--pushed-object",
+        action="store_true",
+        help=f"also evaluate on the held-out scenes rendered again from their recorded views, "
+        f"unchanged (the control) and with an object pushed {100 * PUSH_M:.0f} cm mid-scene",
+    )
+    parser.add_argument(
         "--sweeps", action="store_true", help="the plane sweep's settings instead (no training)"
     )
     args = parser.parse_args()
@@ -288,7 +410,7 @@ def main() -> None:
     base = on_cpu(DepthConfig())
     if args.steps:
         base = dataclasses.replace(base, loop=dataclasses.replace(base.loop, steps=args.steps))
-    rows, results, labels = [], {}, dict(LABELS)
+    rows, results, labels, object_errors = [], {}, dict(LABELS), {}
     for name in args.modes:
         depth = dataclasses.replace(base, **MODES[name])
         data = args.data
@@ -298,12 +420,27 @@ def main() -> None:
         times = train(name, depth, data, run)
         metrics = evaluate_depth(run, args.held_out, training_data=args.data, device_name="cpu")
         results[name] = metrics | {"timing": times}
+        variants = {}
         if args.pose_noise:
-            disturbed = disturbed_scenes(args.held_out, args.out / "disturbed", *POSE_NOISE)
-            results[f"{name}, poses disturbed"] = evaluate_depth(
-                run, disturbed, training_data=args.data, device_name="cpu", write=False
-            ) | {"timing": times}
-            labels[f"{name}, poses disturbed"] = f"{LABELS[name]}, poses disturbed"
+            variants["poses disturbed"] = disturbed_scenes(
+                args.held_out, args.out / "disturbed", *POSE_NOISE
+            )
+        if args.pushed_object:
+            variants["rendered again"] = pushed_object_scenes(
+                args.held_out, args.out / "rendered_again", 0.0
+            )
+            variants["object pushed"] = pushed_object_scenes(
+                args.held_out, args.out / "pushed", PUSH_M
+            )
+        if args.pushed_object:
+            object_errors[name] = pushed_object_errors(
+                run, variants["rendered again"], variants["object pushed"]
+            )
+        for variant, scenes in variants.items():
+            results[f"{name}, {variant}"] = evaluate_depth(
+                run, scenes, training_data=args.data, device_name="cpu", write=False
+            ) | {"timing": times, "variant": variant}
+            labels[f"{name}, {variant}"] = f"{LABELS[name]}, {variant}"
     for name, metrics in results.items():
         times = metrics["timing"]
         for scaling in ("metric", "median_scaled"):
@@ -321,8 +458,8 @@ def main() -> None:
     for result in sweeps.values():
         sweep = result["baselines"]["sweep"]
         label = f"plane sweep, {sweep['settings']['sweep_sources']} frames (no learning)"
-        if result["data"] != str(args.held_out):
-            label += ", poses disturbed"
+        if "variant" in result:
+            label += f", {result['variant']}"
         for scaling in ("metric", "median_scaled"):
             rows.append([label, scaling.replace("_", "-"), *_cells(sweep[scaling]), "", ""])
     header = ["method", "scaling", "abs_rel", "sq_rel", "rmse m", "rmse_log", "d<1.25",
@@ -341,6 +478,13 @@ def main() -> None:
             f"{goal['delta_1']}: abs_rel {metric['abs_rel']:.3f}, d<1.25 "
             f"{metric['delta_1']:.3f} -> {'met' if met else 'NOT met'}"
         )
+    for name, errors in object_errors.items():
+        print(f"{labels[name]}, on the pushed object's pixels in frames whose cost volume mixes "
+              "frames from before and after the push:")  # fmt: skip
+        for key, value in errors.items():
+            print(f"  {key}: abs_rel {value['abs_rel']:.3f}, d<1.25 {value['delta_1']:.3f} "
+                  f"({value['frames']} frames)")  # fmt: skip
+        results[f"{name}, pushed object's pixels"] = errors
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
