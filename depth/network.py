@@ -20,6 +20,7 @@ from depth.sweep import PlaneSweep
 from formats import DonkitError
 from geometry import axis_angle_to_matrix, make_pose
 from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
+from learn.encoders import make_backbone
 
 ENCODER_CHANNELS = (64, 64, 128, 256, 512)  # ResNet-18/34 features at strides 2, 4, 8, 16, 32
 DECODER_CHANNELS = (16, 32, 64, 128, 256)  # decoder width at strides 1, 2, 4, 8, 16
@@ -38,21 +39,24 @@ class DepthNet(nn.Module):
     80 x 60 and 40 x 30. Map a disparity to metres with `disparity_to_depth`.
     """
 
-    def __init__(self, depth: int = 18, decoder_channels: tuple[int, ...] = DECODER_CHANNELS):
-        """`depth`: ResNet-18 or -34 encoder; `decoder_channels`: five widths, at strides 1, 2,
-        4, 8 and 16 (the decoder costs about as much as the encoder; halving them halves it)."""
+    def __init__(self, depth: int | str = 18, decoder_channels: tuple[int, ...] = DECODER_CHANNELS):
+        """`depth`: the encoder, ResNet-18 or -34 (18, 34) or EfficientNet-Lite0
+        ("efficientnet_lite0", whose ImageNet weights `learn.efficientnet.load_efficientnet_lite0`
+        loads); `decoder_channels`: five widths, at strides 1, 2, 4, 8 and 16 (the decoder costs
+        about as much as the encoder; halving them halves it)."""
         super().__init__()
         if len(decoder_channels) != 5 or min(decoder_channels) < 1:
             raise DonkitError(
                 f"decoder_channels must be five positive widths; got {list(decoder_channels)}"
             )
-        self.encoder = ResNet(depth)
+        self.encoder = make_backbone(depth)
+        encoder_channels = self.encoder.channels
         self.decoder_channels = tuple(decoder_channels)
         self.upconv_in = nn.ModuleList()  # level k: from the coarser level to width k
         self.upconv_out = nn.ModuleList()  # level k: after joining the encoder's stride-2^k skip
         for k in range(5):
-            coarser = ENCODER_CHANNELS[4] if k == 4 else decoder_channels[k + 1]
-            skip = ENCODER_CHANNELS[k - 1] if k > 0 else 0
+            coarser = encoder_channels[4] if k == 4 else decoder_channels[k + 1]
+            skip = encoder_channels[k - 1] if k > 0 else 0
             self.upconv_in.append(_conv_elu(coarser, decoder_channels[k]))
             self.upconv_out.append(_conv_elu(decoder_channels[k] + skip, decoder_channels[k]))
         self.disparity_heads = nn.ModuleList(
@@ -109,13 +113,13 @@ class MultiFrameDepthNet(DepthNet):
         sweep: PlaneSweep,
         min_depth_m: float,
         max_depth_m: float,
-        depth: int = 18,
+        depth: int | str = 18,
         decoder_channels: tuple[int, ...] = DECODER_CHANNELS,
     ):
         super().__init__(depth, decoder_channels)
         self.sweep, self.planes = sweep, sweep.planes
         self.depth_range_m = (min_depth_m, max_depth_m)
-        stride_4 = ENCODER_CHANNELS[1]
+        stride_4 = self.encoder.channels[1]
         self.join = nn.Sequential(nn.Conv2d(stride_4 + sweep.planes, stride_4, 1), nn.ReLU())
         # The finest decoder features with the sweep's answer and how sure it is -> a change of
         # the sweep's disparity (as a logit), zero at first.

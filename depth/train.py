@@ -27,6 +27,8 @@ from depth.objective import batch_loss
 from depth.visual import colourise_depth
 from formats import DonkitError
 from learn.devices import training_processes
+from learn.efficientnet import load_efficientnet_lite0
+from learn.encoders import EFFICIENTNET_LITE0
 from learn.loop import RunSummary, TrainingRun, TrainingStart, start_training
 
 
@@ -108,11 +110,14 @@ class _Trainer(TrainingRun):
         torch.manual_seed(config.seed)
         self.spec = depth_spec(config)
         self.depth_net = build_depth_network(self.spec).to(self.device)
+        if config.backbone == EFFICIENTNET_LITE0 and start.resume_state is None:
+            load_efficientnet_lite0(self.depth_net.encoder)
         if config.initial_depth_m:
             start_at_depth(self.depth_net, config)
         self.pose_net = None
         if config.mode == "self_supervised" and config.pose_source == "network":
-            self.pose_net = PoseNet(config.backbone).to(self.device)
+            pose_backbone = 18 if config.backbone == EFFICIENTNET_LITE0 else config.backbone
+            self.pose_net = PoseNet(pose_backbone).to(self.device)
         # Scales the losses leave out leave their heads without gradients.
         self.depth_model = self.distributed(
             self.depth_net, find_unused_parameters=config.scales < 4

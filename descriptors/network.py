@@ -17,22 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from formats import DonkitError
-from learn.backbones import IMAGE_MEAN, IMAGE_STD, ResNet
+from learn.backbones import IMAGE_MEAN, IMAGE_STD
 from learn.checkpoints import load_checkpoint
-from learn.efficientnet import EfficientNetLite0
-
-EFFICIENTNET_LITE0 = "efficientnet_lite0"
-Backbone = int | str  # a ResNet depth (18, 34) or EFFICIENTNET_LITE0
-
-
-def make_backbone(backbone: Backbone) -> nn.Module:
-    """The backbone module named by `backbone`, with random weights; it has `features` (at
-    strides 2 to 32) and `channels`."""
-    if backbone == EFFICIENTNET_LITE0:
-        return EfficientNetLite0(classifier=False)
-    if backbone in (18, 34):
-        return ResNet(int(backbone))
-    raise DonkitError(f"the backbone is 18, 34 or {EFFICIENTNET_LITE0!r}; got {backbone!r}")
+from learn.encoders import Backbone, make_backbone
 
 
 class DescriptorNet(nn.Module):

@@ -19,7 +19,7 @@ import torch
 
 from descriptors.config import CorrespondConfig, TrainConfig
 from descriptors.loss import descriptor_loss
-from descriptors.network import EFFICIENTNET_LITE0, DescriptorNet, network_spec
+from descriptors.network import DescriptorNet, network_spec
 from descriptors.training_data import TrainingPairs, collate
 from descriptors.visual import descriptor_image
 from formats import DonkitError
@@ -27,6 +27,7 @@ from formats.scenes import complete_scenes
 from learn.backbones import load_backbone_weights, normalize_images
 from learn.devices import training_processes
 from learn.efficientnet import load_efficientnet_lite0
+from learn.encoders import EFFICIENTNET_LITE0
 from learn.loop import RunSummary, TrainingRun, TrainingStart, start_training
 
 _VALIDATION_SEED_OFFSET = 7919  # held-out pairs are drawn apart from the training stream

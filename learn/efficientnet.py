@@ -15,6 +15,7 @@ so that it is a drop-in for the ResNet there.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -152,13 +153,21 @@ class EfficientNetLite0(nn.Module):
             self._bn1 = _batch_norm(1280)
             self._fc = nn.Linear(1280, classes)
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def features(
+        self,
+        x: torch.Tensor,
+        join_at_stride_4: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, ...]:
         """(B, 3, H, W) normalized images -> the outputs of the last block at strides 2, 4, 8,
-        16 and 32, (B, channels[i], ceil(H / stride), ceil(W / stride))."""
+        16 and 32, (B, channels[i], ceil(H / stride), ceil(W / stride)). `join_at_stride_4`
+        maps the stride-4 features to new ones of the same shape before the deeper blocks read
+        them (as `learn.backbones.ResNet.features`)."""
         x = F.relu6(self._bn0(self._conv_stem(x * self.input_scale + self.input_shift)))
         features = []
         for index, block in enumerate(self._blocks):
             x = block(x)
+            if index == _FEATURE_BLOCKS[1] and join_at_stride_4 is not None:
+                x = join_at_stride_4(x)
             if index in _FEATURE_BLOCKS:
                 features.append(x)
         return tuple(features)

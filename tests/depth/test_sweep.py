@@ -143,10 +143,11 @@ def test_older_checkpoints_get_the_sweep_they_were_trained_with():
     assert older.near_m == spec["min_depth_m"] and older.fill == 0.0
 
 
-def test_the_untrained_multi_frame_network_gives_the_sweeps_plane():
+@pytest.mark.parametrize("backbone", [18, "efficientnet_lite0"])
+def test_the_untrained_multi_frame_network_gives_the_sweeps_plane(backbone):
     torch.manual_seed(0)
     sweep = PlaneSweep(planes=8, near_m=0.2, far_m=2.0, window=1, keep=1)
-    network = MultiFrameDepthNet(sweep, 0.1, 2.0, decoder_channels=(4, 8, 16, 32, 64)).eval()
+    network = MultiFrameDepthNet(sweep, 0.1, 2.0, backbone, (4, 8, 16, 32, 64)).eval()
     cost = torch.ones(1, 8, 40, 48)
     cost[0, 5, :, :24] = 0.0  # left half: plane 5; right half: plane 2
     cost[0, 2, :, 24:] = 0.0

@@ -71,6 +71,25 @@ def test_a_few_steps_lower_the_loss_on_a_tiny_set(small_dataset, tmp_path, chang
     assert after < 0.95 * before, (before, after)
 
 
+def test_an_efficientnet_encoder_starts_from_the_installed_imagenet_weights(
+    small_dataset, tmp_path
+):
+    from learn.efficientnet import efficientnet_lite0_weights
+
+    run = tmp_path / "run"
+    config = tiny_config(steps=1, learning_rate=1e-4, backbone="efficientnet_lite0")
+    train_depth({}, config, small_dataset / "scene_0000", run, show_progress=False)
+    network, state = load_depth_network(run)
+    assert state["depth"]["backbone"] == "efficientnet_lite0"
+    file = torch.load(efficientnet_lite0_weights(), weights_only=True)
+    # One Adam step moves each weight by at most about the learning rate; a random start
+    # would be off by far more.
+    parameters = dict(network.encoder.named_parameters())
+    assert set(parameters) <= set(file) and len(parameters) > 100
+    for key, value in parameters.items():
+        assert float((value.detach() - file[key]).abs().max()) <= 2e-4, key
+
+
 @pytest.mark.slow
 def test_a_pose_network_cannot_lower_the_loss_by_looking_away(small_dataset, tmp_path):
     # Pixels no source sees are scored on the border-padded warps, not dropped: otherwise the
