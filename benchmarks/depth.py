@@ -20,8 +20,8 @@ that step's time on 2 idle cores (458 s for the 600 demo steps, benchmarks/RESUL
 
 Run from the repository root, after `make demo` (or collect and fuse out/demo/data and
 out/demo/data_test):
-    .venv/bin/python -m benchmarks.depth [--out DIR] [--steps N] [--threads K] [--modes ...]
-        [--pose-noise] [--pushed-object]
+    .venv/bin/python -m benchmarks.depth [--out DIR] [--steps N] [--threads K] [--seed S]
+        [--modes ...] [--pose-noise] [--pushed-object]
     .venv/bin/python -m benchmarks.depth --speed [--threads K] [--repeats N]
     .venv/bin/python -m benchmarks.depth --sweeps [--held-out DIR] [--threads K]
 
@@ -386,6 +386,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/benchmarks/depth"))
     parser.add_argument("--steps", type=int, help="steps of every run (default: the recipe's)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="depth.seed of every run (default 0, the recipe's)"
+    )
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--speed", action="store_true", help="time steps instead (see above)")
     parser.add_argument("--repeats", type=int, default=8, help="--speed rounds (default 8)")
@@ -415,7 +418,7 @@ def main() -> None:
         steps = args.steps or DepthConfig().loop.steps
         measure_speed(args.data, stereo, args.modes, steps, args.repeats)
         return
-    base = on_cpu(DepthConfig())
+    base = on_cpu(dataclasses.replace(DepthConfig(), seed=args.seed))
     if args.steps:
         base = dataclasses.replace(base, loop=dataclasses.replace(base.loop, steps=args.steps))
     rows, results, labels, object_errors = [], {}, dict(LABELS), {}
