@@ -117,7 +117,7 @@ class MultiFrameDepthNet(DepthNet):
         decoder_channels: tuple[int, ...] = DECODER_CHANNELS,
     ):
         super().__init__(depth, decoder_channels)
-        self.sweep, self.planes = sweep, sweep.planes
+        self.sweep = sweep
         self.depth_range_m = (min_depth_m, max_depth_m)
         stride_4 = self.encoder.channels[1]
         self.join = nn.Sequential(nn.Conv2d(stride_4 + sweep.planes, stride_4, 1), nn.ReLU())
@@ -139,10 +139,10 @@ class MultiFrameDepthNet(DepthNet):
             first.
         """
         _check_images(images, 3, "MultiFrameDepthNet")
-        if cost.shape != (images.shape[0], self.planes, *images.shape[-2:]):
+        if cost.shape != (images.shape[0], self.sweep.planes, *images.shape[-2:]):
             raise ValueError(
-                f"cost must be (B, {self.planes}, H, W) for images {tuple(images.shape)}; got "
-                f"{tuple(cost.shape)}"
+                f"cost must be (B, {self.sweep.planes}, H, W) for images "
+                f"{tuple(images.shape)}; got {tuple(cost.shape)}"
             )
 
         def join(stride_4: torch.Tensor) -> torch.Tensor:
