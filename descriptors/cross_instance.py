@@ -166,7 +166,7 @@ def instance_matches(
         uv_a (N, 2) int64, uv_b (N, 2) int64 (rounded to B's pixels), and the points on Y
         (N, 3) float64, world frame of scene B, metres.
     """
-    depth_a, depth_b = scene_a.depth(frame_a), scene_b.depth(frame_b)
+    depth_a = scene_a.depth(frame_a)
     on_x = np.flatnonzero((scene_a.segmentation(frame_a) == x.segmentation_id) & (depth_a > 0))
     tried = rng.choice(on_x, min(len(on_x), matches * _ATTEMPTS_PER_MATCH), replace=False)
     width = depth_a.shape[1]
@@ -178,18 +178,60 @@ def instance_matches(
         scene_a.frames[frame_a].camera_to_world,
     )  # fmt: skip
     on_y = transfer(points, x, y)
-    world_to_b = invert_pose(scene_b.frames[frame_b].camera_to_world)
-    uv_b_exact, z_b = project(transform(on_y, world_to_b), scene_b.camera.matrix)
-    uv_b = np.round(uv_b_exact).astype(np.int64)
-    height_b, width_b = depth_b.shape
-    inside = (
-        (z_b > 0)
-        & (uv_b[:, 0] >= 0) & (uv_b[:, 0] < width_b)
-        & (uv_b[:, 1] >= 0) & (uv_b[:, 1] < height_b)
-    )  # fmt: skip
-    keep = np.flatnonzero(inside)
-    seen_depth = depth_b[uv_b[keep, 1], uv_b[keep, 0]]
-    labels = scene_b.segmentation(frame_b)[uv_b[keep, 1], uv_b[keep, 0]]
-    visible = (np.abs(seen_depth - z_b[keep]) < VISIBLE_WITHIN_M) & (labels == y.segmentation_id)
-    keep = keep[visible][:matches]
+    uv_b, visible = seen_on(on_y, scene_b, frame_b, y)
+    keep = np.flatnonzero(visible)[:matches]
     return uv_a[keep].astype(np.int64), uv_b[keep], on_y[keep]
+
+
+def seen_on(
+    points: np.ndarray, scene: Scene, frame: int, instance: Instance
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where view `frame` of `scene` sees world points `points` (N, 3) on `instance`: (N, 2)
+    int64 pixels (rounded) and (N,) bool, whether each lies inside the image, on the instance
+    and unhidden (the sensor's depth there within VISIBLE_WITHIN_M of the point's)."""
+    world_to_view = invert_pose(scene.frames[frame].camera_to_world)
+    uv_exact, z = project(transform(points, world_to_view), scene.camera.matrix)
+    uv = np.round(uv_exact).astype(np.int64)
+    depth = scene.depth(frame)
+    height, width = depth.shape
+    visible = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    inside = np.flatnonzero(visible)
+    rows, columns = uv[inside, 1], uv[inside, 0]
+    visible[inside] = (np.abs(depth[rows, columns] - z[inside]) < VISIBLE_WITHIN_M) & (
+        scene.segmentation(frame)[rows, columns] == instance.segmentation_id
+    )
+    return uv, visible
+
+
+def sibling_pixels(
+    uv_a: np.ndarray, scene: Scene, frame_a: int, frame_b: int, found: list[Instance]
+) -> np.ndarray:
+    """For matches between two views of one scene, the pixel of view B on the same canonical
+    point of another instance of the class of the object each match lies on.
+
+    The points are A's sensor depth at the matches' pixels, not the fused mesh's (which lies a
+    few millimetres off the surface, enough to fall outside VISIBLE_WITHIN_M on the other
+    instance).
+
+    Args:
+        uv_a: (N, 2) int the matches' pixels in view `frame_a`.
+        found: the scene's instances (`instances`).
+
+    Returns:
+        (N, 2) int64 pixels of view `frame_b`; -1 where the object has no other instance in
+        the scene, or B does not see that point of it (the first such instance B sees wins).
+    """
+    sibling_uv_b = np.full((len(uv_a), 2), -1, np.int64)
+    depth = scene.depth(frame_a)[uv_a[:, 1], uv_a[:, 0]].astype(np.float64)
+    labels = scene.segmentation(frame_a)[uv_a[:, 1], uv_a[:, 0]]
+    points = transform(
+        backproject(uv_a.astype(np.float64), depth, scene.camera.matrix),
+        scene.frames[frame_a].camera_to_world,
+    )
+    for x, y in class_partners(found):
+        open_rows = (labels == x.segmentation_id) & (depth > 0) & (sibling_uv_b[:, 0] < 0)
+        rows = np.flatnonzero(open_rows)
+        if len(rows):
+            uv_b, visible = seen_on(transfer(points[rows], x, y), scene, frame_b, y)
+            sibling_uv_b[rows[visible]] = uv_b[visible]
+    return sibling_uv_b
