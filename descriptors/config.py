@@ -110,13 +110,6 @@ class LossConfig:
     of 16 kept the within-object median (8.7 px) but did not make the class dimensions agree
     across instances (80 px on them alone, 111 px on all), where all 16 gave 38 px across at
     12.3 px within."""
-    sibling_weight: float = 0.0
-    """Where view B of a pair within one instance X also shows another instance Y of X's class
-    (simulated scenes: through the canonical shape, as train.cross_instance_share), the
-    distributional target puts this share of its weight on Y's corresponding point and the rest
-    on X's: the same point of the same instance ranks first, that of another instance next,
-    before every other point, by a gap of log((1 - w) / w) in the softmax's own units. 0: Y's
-    point is pushed away as any other pixel."""
     margin: float = 0.5
     """Non-match margin M: non-matches closer than M in descriptor space are penalized."""
     background_margin: float = 0.5
@@ -130,7 +123,6 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         positive(self, "margin", "background_margin", "sigma_px", "temperature")
-        within(self, 0.0, 0.5, "sibling_weight")
         at_least(self, 1, "distributional_matches", "distributional_stride")
         not_negative(self, "match_weight", "blind_weight", "cross_object_weight", "class_dims")
 
@@ -178,10 +170,6 @@ class TrainConfig:
     With the distributional loss, which only ranks the match first within B, instances can
     still be told apart (class_consistent: false keeps their cross-object non-matches); the
     contrastive loss needs class_consistent. 0: none."""
-    sibling_share: float = 0.0
-    """With loss.sibling_weight, the share of training pairs drawn as two views of a scene that
-    holds two instances of a class (simulated scenes), in place of the pair policy's: the pairs
-    whose target ranks the other instance's point second. 0: only those the policy draws."""
     synthetic_multi_object_share: float = 0.0
     """Share of same-object pairs given a second object, cut from a view of another
     single-object scene and pasted into both images (DON's synthetic multi-object scenes)."""
@@ -226,14 +214,8 @@ class TrainConfig:
         not_negative(self, "colour_jitter")
         within(
             self, 0.0, 1.0, "synthetic_multi_object_share", "background_randomization",
-            "cross_instance_share", "sibling_share",
+            "cross_instance_share",
         )  # fmt: skip
-        check(
-            self,
-            self.sibling_share == 0 or self.loss.sibling_weight > 0,
-            "needs train.loss.sibling_weight > 0 (the pairs it draws are for that target)",
-            "sibling_share",
-        )
         check(
             self,
             self.cross_instance_share == 0

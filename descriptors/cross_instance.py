@@ -201,37 +201,3 @@ def seen_on(
         scene.segmentation(frame)[rows, columns] == instance.segmentation_id
     )
     return uv, visible
-
-
-def sibling_pixels(
-    uv_a: np.ndarray, scene: Scene, frame_a: int, frame_b: int, found: list[Instance]
-) -> np.ndarray:
-    """For matches between two views of one scene, the pixel of view B on the same canonical
-    point of another instance of the class of the object each match lies on.
-
-    The points are A's sensor depth at the matches' pixels, not the fused mesh's (which lies a
-    few millimetres off the surface, enough to fall outside VISIBLE_WITHIN_M on the other
-    instance).
-
-    Args:
-        uv_a: (N, 2) int the matches' pixels in view `frame_a`.
-        found: the scene's instances (`instances`).
-
-    Returns:
-        (N, 2) int64 pixels of view `frame_b`; -1 where the object has no other instance in
-        the scene, or B does not see that point of it (the first such instance B sees wins).
-    """
-    sibling_uv_b = np.full((len(uv_a), 2), -1, np.int64)
-    depth = scene.depth(frame_a)[uv_a[:, 1], uv_a[:, 0]].astype(np.float64)
-    labels = scene.segmentation(frame_a)[uv_a[:, 1], uv_a[:, 0]]
-    points = transform(
-        backproject(uv_a.astype(np.float64), depth, scene.camera.matrix),
-        scene.frames[frame_a].camera_to_world,
-    )
-    for x, y in class_partners(found):
-        open_rows = (labels == x.segmentation_id) & (depth > 0) & (sibling_uv_b[:, 0] < 0)
-        rows = np.flatnonzero(open_rows)
-        if len(rows):
-            uv_b, visible = seen_on(transfer(points[rows], x, y), scene, frame_b, y)
-            sibling_uv_b[rows[visible]] = uv_b[visible]
-    return sibling_uv_b

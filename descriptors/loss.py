@@ -39,9 +39,6 @@ class Samples:
     nonmatch_kind: torch.Tensor  # (M,) int64: MASKED, BACKGROUND, BLIND or CROSS_OBJECT
     cross_instance: torch.Tensor | None = None  # (B,) bool: pairs across instances of a class
     excluded_b: torch.Tensor | None = None  # (B, H, W) bool: pixels of B that match nothing
-    # (N, 2) int64: per match, B's pixel on the same point of another instance of its class
-    # (-1: none)
-    match_sibling_uv_b: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Samples:
         return Samples(
@@ -96,8 +93,6 @@ def distributional_term(
     stride: int = 1,
     excluded_b: torch.Tensor | None = None,
     dims: list[int] | None = None,
-    sibling_uv_b: torch.Tensor | None = None,
-    sibling_weight: float = 0.0,
 ) -> torch.Tensor:
     """Mean over matches of KL(Gaussian target around uv_b || softmax over B's pixels).
 
@@ -111,9 +106,6 @@ def distributional_term(
         pair: (N,) the pair of each match; uv_a, uv_b: (N, 2) its pixels (u, v).
         excluded_b: (B, H, W) bool pixels of B that are no candidate, or None.
         dims: per pair, how many leading descriptor dimensions are compared (None: all).
-        sibling_uv_b: (N, 2) per match, B's pixel on the same point of another instance of
-            its class, or -1; where there is one, the target is the mixture of (1 -
-            sibling_weight) times the window around uv_b and sibling_weight times one around it.
     """
     descriptors_b = descriptors_b[:, :, ::stride, ::stride]
     height, width = descriptors_b.shape[-2:]
@@ -130,12 +122,6 @@ def distributional_term(
             + flat_b.square().sum(dim=0, keepdim=True)
         )  # (n, H * W)
         pixels, target = gaussian_window(uv_b[rows], height, width, sigma_px, stride)
-        if sibling_uv_b is not None and sibling_weight > 0:
-            sibling = sibling_uv_b[rows]
-            share = sibling_weight * (sibling[:, :1] >= 0)  # (n, 1)
-            around, mixed = gaussian_window(sibling.clamp_min(0), height, width, sigma_px, stride)
-            pixels = torch.cat([pixels, around], dim=1)
-            target = torch.cat([target * (1.0 - share), mixed * share], dim=1)
         if excluded_b is not None and bool(excluded_b[index].any()):
             excluded = excluded_b[index, ::stride, ::stride].reshape(-1)
             squared = squared.masked_fill(excluded, float("inf"))
@@ -179,8 +165,6 @@ def descriptor_loss(
             descriptors_a, descriptors_b, samples.match_pair[chosen],
             samples.match_uv_a[chosen], samples.match_uv_b[chosen], weights.sigma_px,
             weights.temperature, weights.distributional_stride, samples.excluded_b, dims or None,
-            None if samples.match_sibling_uv_b is None else samples.match_sibling_uv_b[chosen],
-            weights.sibling_weight,
         )  # fmt: skip
     elif len(samples.match_pair):
         match_a = gather(descriptors_a, samples.match_pair, samples.match_uv_a)

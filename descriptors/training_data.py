@@ -31,7 +31,6 @@ from descriptors.cross_instance import (
     copy_in_view,
     instance_matches,
     instances,
-    sibling_pixels,
     views_showing,
 )
 from descriptors.loss import Samples
@@ -51,7 +50,6 @@ from textures import make_background
 
 # Random streams, each keyed by (seed, stream, sample index).
 _AUGMENT_STREAM, _SYNTHETIC_STREAM, _RETRY_STREAM, _INSTANCE_STREAM = 10, 11, 12, 13
-_SIBLING_STREAM = 14
 _RETRIES = 10  # other first views tried when a pair has no overlap
 _UNIQUE = 1 << 40  # offsets the indices of pairs made for retries and compositions
 _VIEW_CACHE = 256  # views (about 1 MB each at 320 x 240) kept per process
@@ -75,9 +73,6 @@ class TrainingPair:
     # (H, W) bool pixels of B that match nothing in A: in a pair across instances X and Y, B's
     # view of X itself (another copy of the same object in Y's scene); None: none.
     excluded_b: np.ndarray | None = None
-    # (N, 2) int64 per match: B's pixel on the same point of another instance of its class
-    # (train.loss.sibling_weight), -1 where none; None: none for any.
-    sibling_uv_b: np.ndarray | None = None
 
 
 class _LeastRecentlyUsed(OrderedDict):
@@ -132,20 +127,7 @@ class TrainingPairs(torch.utils.data.Dataset):
         singles = [i for i, e in enumerate(self.entries) if e.single_object and e.frames >= 2]
         self._paste_partners = {i: self._partners(i, singles) for i in singles}
         crossing = train.cross_instance_share > 0
-        found = instances(paths) if crossing or train.loss.sibling_weight > 0 else []
-        # The scenes that hold two instances of a class, with their instances.
-        together = {x.scene for x, y in class_partners(found) if x.scene == y.scene}
-        self._siblings = {
-            scene: [item for item in found if item.scene == scene]
-            for scene in (together if train.loss.sibling_weight > 0 else ())
-        }
-        if train.sibling_share > 0 and not self._siblings:
-            where = paths[0].parent if paths else "the training data"
-            raise DonkitError(
-                f"train.sibling_share needs a scene with two instances of one class and "
-                f"simulator ground truth (ground_truth/, as `donkit collect` writes); the scenes "
-                f"under {where} have none: set it to 0"
-            )
+        found = instances(paths) if crossing else []
         self._instance_partners = _instance_partners(found, paths) if crossing else []
         self._segment_ids = {(item.scene, item.name): item.segmentation_id for item in found}
         self._showing: dict[tuple[int, str], list[int]] = {}
@@ -157,7 +139,7 @@ class TrainingPairs(torch.utils.data.Dataset):
         return len(self.plans)
 
     def __getitem__(self, index: int) -> TrainingPair:
-        plan = self._sibling_plan(index) or self.plans[index]
+        plan = self.plans[index]
         pair = self._cross_instance(index) if self._crosses(index) else None
         if pair is None:
             sample = self._pair(plan)
@@ -210,12 +192,6 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def _plain(self, sample: PairSample) -> TrainingPair:
         scene_a, frame_a, scene_b, frame_b = _frames(sample)
-        sibling_uv_b = None
-        if scene_a == scene_b and scene_a in self._siblings and len(sample.matches.uv_a):
-            sibling_uv_b = sibling_pixels(
-                sample.matches.uv_a.astype(np.int64), self.scenes[scene_a], frame_a, frame_b,
-                self._siblings[scene_a],
-            )  # fmt: skip
         return TrainingPair(
             self._image(scene_a, frame_a).copy(),
             self._image(scene_b, frame_b).copy(),
@@ -227,7 +203,6 @@ class TrainingPairs(torch.utils.data.Dataset):
             sample.nonmatches.uv_b.astype(np.int64),
             sample.nonmatches.kind.astype(np.int64),
             sample.plan.kind,
-            sibling_uv_b=sibling_uv_b,
         )
 
     # Pairs across instances of a class.
@@ -235,16 +210,6 @@ class TrainingPairs(torch.utils.data.Dataset):
     def _crosses(self, index: int) -> bool:
         rng = self._rng(_INSTANCE_STREAM, index)
         return bool(self._instance_partners) and rng.random() < self.train.cross_instance_share
-
-    def _sibling_plan(self, index: int) -> PairPlan | None:
-        """With train.sibling_share, a pair of two views of a scene that holds two instances of
-        a class, in place of the planned one; None for the planned one."""
-        rng = self._rng(_SIBLING_STREAM, index)
-        if not self._siblings or rng.random() >= self.train.sibling_share:
-            return None
-        scene = int(rng.choice(sorted(self._siblings)))
-        frame_a = int(rng.integers(self.entries[scene].frames))
-        return PairPlan(index, "multi_object", scene, scene, frame_a)
 
     def _views_of(self, instance: Instance) -> list[int]:
         key = (instance.scene, instance.name)
@@ -391,11 +356,6 @@ class TrainingPairs(torch.utils.data.Dataset):
         match_a, inside_a = map_pixels(changes[0].pixel_map, pair.match_uv_a, *shape_a)
         match_b, inside_b = map_pixels(changes[1].pixel_map, pair.match_uv_b, *shape_b)
         keep = inside_a & inside_b
-        sibling_b = None
-        if pair.sibling_uv_b is not None:
-            sibling_b, inside = map_pixels(changes[1].pixel_map, pair.sibling_uv_b, *shape_b)
-            sibling_b[~(inside & (pair.sibling_uv_b[:, 0] >= 0))] = -1
-            sibling_b = sibling_b[keep]
         other_a, inside_a = map_pixels(changes[0].pixel_map, pair.nonmatch_uv_a, *shape_a)
         other_b, inside_b = map_pixels(changes[1].pixel_map, pair.nonmatch_uv_b, *shape_b)
         other = inside_a & inside_b
@@ -403,7 +363,6 @@ class TrainingPairs(torch.utils.data.Dataset):
             images[0], images[1], masks[0], masks[1], match_a[keep], match_b[keep],
             other_a[other], other_b[other], pair.nonmatch_kind[other], pair.kind,
             None if pair.excluded_b is None else warp_mask(pair.excluded_b, changes[1]),
-            sibling_b,
         )  # fmt: skip
 
 
@@ -425,11 +384,6 @@ def collate(pairs: list[TrainingPair]) -> tuple[torch.Tensor, torch.Tensor, Samp
         torch.tensor([p.kind == "cross_instance" for p in pairs]),
         torch.from_numpy(np.stack([
             np.zeros(p.image_b.shape[:2], bool) if p.excluded_b is None else p.excluded_b
-            for p in pairs
-        ])),
-        torch.from_numpy(np.concatenate([
-            np.full((len(p.match_uv_b), 2), -1, np.int64) if p.sibling_uv_b is None
-            else p.sibling_uv_b
             for p in pairs
         ])),
     )  # fmt: skip
@@ -455,13 +409,7 @@ def _instance_partners(found: list[Instance], paths: list[Path]) -> list[tuple[I
 def _crop_anchors(pair: TrainingPair, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """The pixels of A and B that crops are placed around: a random match, so that the two
     crops show the same part of the object; without matches, a random object pixel of each
-    image (or its centre). Where matches have a point on another instance in B, one of those,
-    and B's crop around the middle of both of its points, so that it shows both when they are
-    less than half a crop apart."""
-    if pair.sibling_uv_b is not None and bool((pair.sibling_uv_b[:, 0] >= 0).any()):
-        chosen = int(rng.choice(np.flatnonzero(pair.sibling_uv_b[:, 0] >= 0)))
-        middle = (pair.match_uv_b[chosen] + pair.sibling_uv_b[chosen]) / 2.0
-        return pair.match_uv_a[chosen], middle
+    image (or its centre)."""
     if len(pair.match_uv_a):
         chosen = int(rng.integers(len(pair.match_uv_a)))
         return pair.match_uv_a[chosen], pair.match_uv_b[chosen]

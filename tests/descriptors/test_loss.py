@@ -223,22 +223,3 @@ def test_cross_instance_pairs_compare_the_class_dimensions_only():
     within_instance = dataclasses.replace(samples, cross_instance=torch.tensor([False]))
     _, log = descriptor_loss(a, b, within_instance, class_dims)
     assert log["match"] == pytest.approx(both, rel=1e-5)
-
-
-def test_a_sibling_takes_its_share_of_the_target():
-    # 1-D descriptors; B's pixels are 0, 1, 2 away from the query: squared 0, 1, 4. The true
-    # match is pixel 0, the other instance's point pixel 2; with weight 0.25 the target is
-    # (0.75, 0, 0.25) and the loss sum t (log t - log p), log p = -d^2 - log Z.
-    a = torch.zeros(1, 1, 1, 3)
-    b = torch.tensor([0.0, 1.0, 2.0]).view(1, 1, 1, 3)
-    log_z = math.log(1 + math.exp(-1) + math.exp(-4))
-    expected = 0.75 * (math.log(0.75) + log_z) + 0.25 * (math.log(0.25) + 4 + log_z)
-    pair, uv_a, uv_b = tensor(0, 0), tensor([0, 0], [0, 0]), tensor([0, 0], [0, 0])
-    value = distributional_term(
-        a, b, pair, uv_a, uv_b, 0.05, 1.0, sibling_uv_b=tensor([2, 0], [-1, -1]),
-        sibling_weight=0.25,
-    )  # fmt: skip
-    # The second match has no sibling: its target is the true match alone, -log p(0) = log Z.
-    assert value.item() == pytest.approx((expected + log_z) / 2, rel=1e-5)
-    alone = distributional_term(a, b, pair, uv_a, uv_b, 0.05, 1.0)
-    assert alone.item() == pytest.approx(log_z, rel=1e-5)

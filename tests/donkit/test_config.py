@@ -550,11 +550,6 @@ def test_a_section_made_in_code_checks_itself(section, changes, message):
             ["train.descriptor_dim=8", "train.loss.class_dims=9"],
             "train.loss.class_dims cannot exceed train.descriptor_dim (8); got 9",
         ),
-        (
-            ["train.sibling_share=0.25"],
-            "train.sibling_share needs train.loss.sibling_weight > 0",
-        ),
-        (["train.loss.sibling_weight=0.6"], "train.loss.sibling_weight"),
     ],
 )  # fmt: skip
 def test_descriptor_training_options_that_cannot_work_are_refused(overrides, message):
