@@ -22,7 +22,7 @@ from descriptors.evaluation_pairs import EvaluationPair, ground_truth_of, object
 from descriptors.pairs import load_view
 from formats.ground_truth import has_ground_truth, read_ground_truth
 from formats.scenes import Scene, load_scene
-from geometry import backproject, invert_pose, project, transform
+from geometry import backproject, inside_image, invert_pose, project, transform
 
 VISIBLE_WITHIN_M = 0.005  # B's sensor depth this close to the point's depth: nothing hides it
 MIN_PIXELS = 200  # an instance smaller than this in a view is not worth a pair
@@ -194,7 +194,7 @@ def seen_on(
     uv = np.round(uv_exact).astype(np.int64)
     depth = scene.depth(frame)
     height, width = depth.shape
-    visible = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    visible = (z > 0) & inside_image(uv_exact, width, height)
     inside = np.flatnonzero(visible)
     rows, columns = uv[inside, 1], uv[inside, 0]
     visible[inside] = (np.abs(depth[rows, columns] - z[inside]) < VISIBLE_WITHIN_M) & (
