@@ -8,8 +8,13 @@ at 320x240 on the CPU. Speed counts everything per video (the network's descript
 frame, then tracking the video's own query points); it is also given as a ratio against
 Lucas-Kanade in the same process, and split into the network's share and the matching's.
 
+With --limits it also prints what limits each tracker (`print_limits`): its average Jaccard
+with the true visibility or the true positions in place of its own, its outcome on visible
+frames seen again after an occlusion against those in view since the query, and how fast a
+point's descriptor changes with the viewpoint.
+
 Run from the repository root:
-    .venv/bin/python -m benchmarks.track RUN [--videos DIR] [--count N] [--out DIR]
+    .venv/bin/python -m benchmarks.track RUN [--videos DIR] [--count N] [--out DIR] [--limits]
 """
 
 from __future__ import annotations
@@ -19,20 +24,23 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from collect.video import sim_videos
+from descriptors.matching import FrameMatcher
 from descriptors.network import load_network
 from donkit.config import load_config
 from donkit.table import format_table
 from formats.plain import read_yaml
-from formats.tapvid import frames_and_xy, read_tapvid
-from tracking.descriptor_tracker import describe_video
+from formats.tapvid import TapVidVideo, frames_and_xy, read_tapvid
+from tracking.config import TrackConfig
+from tracking.descriptor_tracker import describe_video, query_descriptors
 from tracking.metrics import sample_queries, tapvid_metrics
-from tracking.tracks import Queries
+from tracking.tracks import Queries, Tracks
 from tracking.videos import (
     descriptor_trackers,
     evaluate_videos,
@@ -49,51 +57,208 @@ BUCKETS = ((1, 3), (3, 8), (8, 16), (16, 30), (30, 10**6))
 
 
 AJ_BUCKETS = ((1, 10), (10, 30), (30, 10**6))  # the issue's 0-10, 10-30 and 30+ frames
+HISTORIES = ("in view since the query", "seen again after hiding")  # by hidden_since_query
+LIMIT_PX = 8  # a position this near the truth counts as right in print_limits
+TEMPLATE_AGES = (0, 3, 5, 10, 20)  # 0: the query frame
 
 
-def print_by_distance(trackers, files) -> None:
+@dataclass
+class FirstQueryTracks:
+    """One video's "first" queries, their truth and each tracker's tracks of them."""
+
+    video: TapVidVideo
+    queries: Queries
+    truth: np.ndarray  # (Q, T, 2) pixels (x, y)
+    occluded: np.ndarray  # (Q, T) bool
+    tracks: dict[str, Tracks]  # by tracker name
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.video.width, self.video.height
+
+    def jaccard(self, xy: np.ndarray, occluded: np.ndarray) -> float:
+        """Average Jaccard of predicted positions (Q, T, 2) and occlusion (Q, T)."""
+        return tapvid_metrics(
+            self.queries, self.truth, self.occluded, xy, occluded, "first", self.size
+        )["average_jaccard"]
+
+
+def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
+    """Each tracker run once per video on TAP-Vid's "first" queries."""
+    runs = []
+    for path in files:
+        tapvid = read_tapvid(path)
+        queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
+        tracks = {t.name: t.track(t.prepare(tapvid.video), queries) for t in trackers}
+        runs.append(
+            FirstQueryTracks(
+                tapvid, queries, tapvid.target_points[track], tapvid.occluded[track], tracks
+            )
+        )
+    return runs
+
+
+def print_by_distance(runs: list[FirstQueryTracks]) -> None:
     """By how many frames a visible frame lies from the query ("first" queries): the median
     pixel error there, and the average Jaccard of the frames in each of AJ_BUCKETS (each
     video's figure, then their mean): how each method copes with growing changes of
     viewpoint."""
-    errors = {tracker.name: {bucket: [] for bucket in BUCKETS} for tracker in trackers}
-    jaccards = {tracker.name: {bucket: [] for bucket in AJ_BUCKETS} for tracker in trackers}
-    for path in files:
-        tapvid = read_tapvid(path)
-        queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
-        truth, occluded = tapvid.target_points[track], tapvid.occluded[track]
-        away = np.arange(tapvid.frames)[None] - queries.frame[:, None]
-        size = (tapvid.video.shape[2], tapvid.video.shape[1])
-        for tracker in trackers:
-            tracks = tracker.track(tracker.prepare(tapvid.video), queries)
-            error = np.linalg.norm(tracks.xy - truth, axis=-1)
+    names = list(runs[0].tracks)
+    errors = {name: {bucket: [] for bucket in BUCKETS} for name in names}
+    jaccards = {name: {bucket: [] for bucket in AJ_BUCKETS} for name in names}
+    for run in runs:
+        away = np.arange(run.video.frames)[None] - run.queries.frame[:, None]
+        for name, tracks in run.tracks.items():
+            error = np.linalg.norm(tracks.xy - run.truth, axis=-1)
             for low, high in BUCKETS:
-                chosen = ~occluded & (away >= low) & (away < high)
-                errors[tracker.name][(low, high)].append(error[chosen])
+                chosen = ~run.occluded & (away >= low) & (away < high)
+                errors[name][(low, high)].append(error[chosen])
             for bucket in AJ_BUCKETS:
                 figures = tapvid_metrics(
-                    queries, truth, occluded, tracks.xy, ~tracks.visible, "first", size, bucket
-                )
-                jaccards[tracker.name][bucket].append(figures["average_jaccard"])
+                    run.queries, run.truth, run.occluded, tracks.xy, ~tracks.visible, "first",
+                    run.size, bucket,
+                )  # fmt: skip
+                jaccards[name][bucket].append(figures["average_jaccard"])
     rows = []
     for low, high in BUCKETS:
-        row = [f"{low}-{high - 1}" if high < 10**6 else f"{low}+"]
-        for tracker in trackers:
-            error = np.concatenate(errors[tracker.name][(low, high)])
+        row = [_bucket_name(low, high)]
+        for name in names:
+            error = np.concatenate(errors[name][(low, high)])
             row += [f"{np.median(error):.1f}", f"{np.mean(error < 5):.2f}"]
         rows.append(row)
     header = ["frames from query"]
-    for tracker in trackers:
-        header += [f"{tracker.name} median px", f"{tracker.name} < 5 px"]
+    for name in names:
+        header += [f"{name} median px", f"{name} < 5 px"]
     print("\nerror on visible frames by distance from the query frame (query mode first):")
     print(format_table(header, rows))
     rows = [
-        [f"{low}-{high - 1}" if high < 10**6 else f"{low}+"]
-        + [f"{np.nanmean(jaccards[tracker.name][(low, high)]):.3f}" for tracker in trackers]
+        [_bucket_name(low, high)]
+        + [f"{np.nanmean(jaccards[name][(low, high)]):.3f}" for name in names]
         for low, high in AJ_BUCKETS
     ]
     print("\naverage Jaccard by distance from the query frame (query mode first, mean of videos):")
-    print(format_table(["frames from query", *(tracker.name for tracker in trackers)], rows))
+    print(format_table(["frames from query", *names], rows))
+
+
+def _bucket_name(low: int, high: int) -> str:
+    return f"{low}-{high - 1}" if high < 10**6 else f"{low}+"
+
+
+def hidden_since_query(occluded: np.ndarray, query_frame: np.ndarray) -> np.ndarray:
+    """(Q, T) bool: whether the point was hidden in some frame from its query frame (Q,) up to
+    and including each frame, given `occluded` (Q, T) bool. At a frame where the point is
+    visible: whether it is seen again after an occlusion (True) or has been in view since the
+    query (False)."""
+    from_query = np.arange(occluded.shape[1])[None] >= query_frame[:, None]
+    return np.logical_or.accumulate(occluded & from_query, axis=1)
+
+
+def print_limits(
+    runs: list[FirstQueryTracks], descriptors_of, track: TrackConfig, threshold: float
+) -> None:
+    """What limits each tracker ("first" queries), in three tables:
+    - its average Jaccard as it is, with the true visibility in place of its own, and with the
+      true positions wherever it calls the point visible;
+    - the visible frames, split by whether the point was hidden since its query and by the
+      distance from the query: the share it places within LIMIT_PX and calls visible, calls
+      visible farther off, and calls hidden;
+    - how far the descriptors' best match (over the whole frame, refined as the trackers do)
+      lands when the template is the descriptor at the point's true position in the query
+      frame, or k frames before (where the point is visible there), for frames at least 10
+      from the query: how fast the descriptor of a point changes with the viewpoint.
+    descriptors_of: (T, H, W, 3) uint8 video -> (T, D, H, W) descriptors; `track` and
+    `threshold`: the trackers' sub-pixel refinement of a best match."""
+    names = list(runs[0].tracks)
+    oracle = {name: {"as is": [], "true visibility": [], "true positions": []} for name in names}
+    history: dict[tuple[str, str, str], np.ndarray] = {}  # frames right, off, hidden
+    for run in runs:
+        frame = np.arange(run.video.frames)[None]
+        evaluated = ~run.occluded & (frame > run.queries.frame[:, None])
+        again = hidden_since_query(run.occluded, run.queries.frame)
+        away = frame - run.queries.frame[:, None]
+        for name, tracks in run.tracks.items():
+            oracle[name]["as is"].append(run.jaccard(tracks.xy, ~tracks.visible))
+            oracle[name]["true visibility"].append(run.jaccard(tracks.xy, run.occluded))
+            oracle[name]["true positions"].append(run.jaccard(run.truth, ~tracks.visible))
+            near = np.linalg.norm(tracks.xy - run.truth, axis=-1) < LIMIT_PX
+            outcome = {
+                "right": tracks.visible & near,
+                "off": tracks.visible & ~near,
+                "hidden": ~tracks.visible,
+            }
+            for seen_again in (False, True):
+                for low, high in AJ_BUCKETS:
+                    chosen = evaluated & (again == seen_again) & (away >= low) & (away < high)
+                    label = (HISTORIES[seen_again], _bucket_name(low, high))
+                    counts = np.array([(chosen & kind).sum() for kind in outcome.values()])
+                    history[(*label, name)] = history.get((*label, name), 0) + counts
+    print("\nwhat limits the average Jaccard (query mode first, mean of videos):")
+    rows = [
+        [name, *(f"{np.mean(values):.3f}" for values in oracle[name].values())] for name in names
+    ]
+    print(
+        format_table(["method", "as is", "true visibility", "true positions where visible"], rows)
+    )
+
+    print(f"\nvisible frames: share within {LIMIT_PX} px and called visible / called visible "
+          "farther off / called hidden")  # fmt: skip
+    rows = []
+    for since in HISTORIES:
+        for low, high in AJ_BUCKETS:
+            bucket = _bucket_name(low, high)
+            counts = [history[(since, bucket, name)] for name in names]
+            frames = sum(counts[0])
+            rows.append(
+                [since, bucket, str(frames)]
+                + [" / ".join(f"{count / max(frames, 1):.2f}" for count in c) for c in counts]
+            )
+    print(format_table(["visible frames", "frames from query", "frames", *names], rows))
+
+    errors: dict[int, list[np.ndarray]] = {age: [] for age in TEMPLATE_AGES}
+    for run in runs:
+        descriptors = descriptors_of(run.video.video)
+        for age in TEMPLATE_AGES:
+            errors[age].append(_template_errors(descriptors, run, age, track, threshold))
+    rows = []
+    for age in TEMPLATE_AGES:
+        error = np.concatenate(errors[age])
+        rows.append(
+            ["the query frame" if age == 0 else f"{age} frames before", str(len(error)),
+             f"{np.median(error):.1f}", f"{np.mean(error < 4):.2f}", f"{np.mean(error < 8):.2f}"]
+        )  # fmt: skip
+    print("\nbest match of the descriptor at the true position in an earlier frame, frames >= 10 "
+          "from the query:")  # fmt: skip
+    print(format_table(["template from", "matches", "median px", "< 4 px", "< 8 px"], rows))
+
+
+def _template_errors(
+    descriptors: torch.Tensor,
+    run: FirstQueryTracks,
+    age: int,
+    track: TrackConfig,
+    threshold: float,
+) -> np.ndarray:
+    """Pixel errors of best matches of templates `age` frames old (0: from the query frame) at
+    frames at least 10 from the query where the point is visible, as is its template."""
+    errors = []
+    for target in range(run.video.frames):
+        source = run.queries.frame if age == 0 else np.maximum(run.queries.frame, target - age)
+        points = np.flatnonzero(
+            (target - run.queries.frame >= 10)
+            & ~run.occluded[:, target]
+            & ~run.occluded[np.arange(len(source)), source]
+        )
+        if not len(points):
+            continue
+        templates = query_descriptors(
+            descriptors, Queries(source[points], run.truth[points, source[points]])
+        )
+        best, _ = FrameMatcher(descriptors[target]).match(
+            templates, refine="expectation", refine_radius=track.expectation_radius_px,
+            temperature=track.expectation_temperature * threshold,
+        )  # fmt: skip
+        errors.append(np.linalg.norm(best.numpy() - run.truth[points, target], axis=1))
+    return np.concatenate(errors) if errors else np.zeros(0)
 
 
 def main() -> None:
@@ -103,6 +268,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5, help="videos to make (default 5)")
     parser.add_argument("--out", type=Path, default=Path("out/bench_track"), help="outputs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    parser.add_argument(
+        "--limits", action="store_true", help="also print what limits each tracker (slower)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"command: {shlex.join(sys.orig_argv)}")
@@ -140,7 +308,11 @@ def main() -> None:
     print(f"threshold: {donkit['details']['threshold']:.4f} (calibrated: "
           f"{donkit['details'].get('calibration', 'given')})")  # fmt: skip
 
-    print_by_distance(trackers, tapvid_files([videos]))
+    runs = first_query_tracks(trackers, tapvid_files([videos]))
+    print_by_distance(runs)
+    if args.limits:
+        describe_only = next(t for t in trackers if t.name == "descriptors")
+        print_limits(runs, describe_only.prepare, config.track, donkit["details"]["threshold"])
 
     # Where the donkit tracker's time goes, on the first video, three times.
     network, _ = load_network(args.run)

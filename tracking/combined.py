@@ -40,6 +40,7 @@ import torch
 from descriptors.matching import FrameMatcher
 from geometry.sampling import sample_bilinear
 from tracking.config import TrackConfig
+from tracking.descriptor_tracker import query_descriptors
 from tracking.lucas_kanade import (
     grey_video,
     join_sweeps,
@@ -72,7 +73,7 @@ def track_combined(
     frames = len(grey)
     start = queries.frame.astype(np.int64)
     start_xy = queries.xy.astype(np.float32)
-    features = _query_features(descriptors, start, start_xy)
+    features = query_descriptors(descriptors, queries)
     forward = _follow(grey, descriptors, start, start_xy, features, track, threshold)
     backward = _follow(
         grey[::-1], descriptors.flip(0), frames - 1 - start, start_xy, features, track, threshold
@@ -80,18 +81,6 @@ def track_combined(
     xy, statistic = join_sweeps(start, forward, backward)
     score = score_from_statistic(statistic, threshold)
     return Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score)
-
-
-def _query_features(
-    descriptors: torch.Tensor, start: np.ndarray, start_xy: np.ndarray
-) -> torch.Tensor:
-    """(N, D) descriptors of the query points, bilinear at their (sub-pixel) positions."""
-    features = torch.zeros(len(start), descriptors.shape[1])
-    xy = torch.from_numpy(start_xy)
-    for frame in np.unique(start).tolist():
-        here = torch.from_numpy(start == frame)
-        features[here] = sample_bilinear(descriptors[frame : frame + 1], xy[here][None])[0].T
-    return features
 
 
 def _distances_at(descriptors: torch.Tensor, xy: np.ndarray, features: torch.Tensor) -> np.ndarray:

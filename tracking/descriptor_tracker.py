@@ -216,6 +216,17 @@ def describe_video(
     )
 
 
+def query_descriptors(descriptors: torch.Tensor, queries: Queries) -> torch.Tensor:
+    """(N, D) descriptors of the query points, sampled bilinearly at their (sub-pixel) positions
+    in their frames of `descriptors` (T, D, H, W)."""
+    features = torch.zeros(len(queries), descriptors.shape[1], dtype=descriptors.dtype)
+    xy = torch.from_numpy(np.asarray(queries.xy, np.float32))
+    for frame in np.unique(queries.frame).tolist():
+        here = torch.from_numpy(queries.frame == frame)
+        features[here] = sample_bilinear(descriptors[frame : frame + 1], xy[here][None])[0].T
+    return features
+
+
 def track_descriptors(
     descriptors: torch.Tensor, queries: Queries, track: TrackConfig, threshold: float
 ) -> Tracks:
@@ -239,11 +250,7 @@ def track_descriptors(
     count = len(queries)
     query_frame = torch.from_numpy(queries.frame)
     query_xy = torch.from_numpy(queries.xy).float()
-    features = torch.zeros(count, descriptors.shape[1])
-    for t in torch.unique(query_frame).tolist():
-        here = query_frame == t
-        sampled = sample_bilinear(descriptors[t : t + 1], query_xy[here][None])  # (1, D, n)
-        features[here] = sampled[0].T
+    features = query_descriptors(descriptors, queries)
     xy = torch.zeros(count, frames, 2)
     distance = torch.full((count, frames), float("nan"))
     matchers: dict[int, FrameMatcher] = {}  # both sweeps visit most frames
