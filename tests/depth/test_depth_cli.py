@@ -115,13 +115,21 @@ def test_ctrl_c_names_the_command_that_continues_the_run(small_dataset, tmp_path
     data = str(small_dataset / "scene_0000")
     command = [sys.executable, "-m", "donkit.cli", "depth", "train", "--data", data]
     command += ["--out", str(run), "--steps", "100000", *sets(), "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "log.jsonl").is_file() or not (run / "log.jsonl").read_text():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, error = process.communicate(timeout=60)
+    # Ctrl-C's default action even when the tests run where SIGINT is ignored (started in the
+    # background by a non-interactive shell, which the child would inherit and Python honour).
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "log.jsonl").is_file() or not (run / "log.jsonl").read_text():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, error = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a run that outlives a failed test would slow every test after it
     assert process.returncode == 130
     assert f"interrupted; continue with `donkit depth train --resume {run}`" in error
     assert "run the same command again" not in error
