@@ -171,8 +171,9 @@ class TrainConfig:
     still be told apart (class_consistent: false keeps their cross-object non-matches); the
     contrastive loss needs class_consistent. Measured with the demo recipe, in
     benchmarks/RESULTS.md: 0.25, 0.5 and 0.75 give 34.5, 27.0 and 28.5 px across instances at
-    12.5, 13.1 and 14.8 px within an object, where 0 gives 8.9 px within and chance across.
-    0: none."""
+    12.5, 13.1 and 14.8 px within an object, where 0 gives 8.9 px within and chance across;
+    0.5 with backbone_learning_rate_factor 0.3 gives 26.9 px across at 11.3 px within. A step
+    costs about a third more at 0.5. 0: none."""
     synthetic_multi_object_share: float = 0.0
     """Share of same-object pairs given a second object, cut from a view of another
     single-object scene and pasted into both images (DON's synthetic multi-object scenes)."""
