@@ -76,11 +76,18 @@ class FirstQueryTracks:
     def size(self) -> tuple[int, int]:
         return self.video.width, self.video.height
 
-    def jaccard(self, xy: np.ndarray, occluded: np.ndarray) -> float:
-        """Average Jaccard of predicted positions (Q, T, 2) and occlusion (Q, T)."""
+    def jaccard(
+        self,
+        xy: np.ndarray,
+        occluded: np.ndarray,
+        frames_from_query: tuple[int, int] | None = None,
+    ) -> float:
+        """Average Jaccard of predicted positions (Q, T, 2) and occlusion (Q, T), over the
+        frames `frames_from_query` (low, high) away from the query (None: all after it)."""
         return tapvid_metrics(
-            self.queries, self.truth, self.occluded, xy, occluded, "first", self.size
-        )["average_jaccard"]
+            self.queries, self.truth, self.occluded, xy, occluded, "first", self.size,
+            frames_from_query,
+        )["average_jaccard"]  # fmt: skip
 
 
 def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
@@ -114,11 +121,7 @@ def print_by_distance(runs: list[FirstQueryTracks]) -> None:
                 chosen = ~run.occluded & (away >= low) & (away < high)
                 errors[name][(low, high)].append(error[chosen])
             for bucket in AJ_BUCKETS:
-                figures = tapvid_metrics(
-                    run.queries, run.truth, run.occluded, tracks.xy, ~tracks.visible, "first",
-                    run.size, bucket,
-                )  # fmt: skip
-                jaccards[name][bucket].append(figures["average_jaccard"])
+                jaccards[name][bucket].append(run.jaccard(tracks.xy, ~tracks.visible, bucket))
     rows = []
     for low, high in BUCKETS:
         row = [_bucket_name(low, high)]
