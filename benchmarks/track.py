@@ -36,7 +36,7 @@ from descriptors.network import load_network
 from donkit.config import load_config
 from donkit.table import format_table
 from formats.plain import read_yaml
-from formats.tapvid import TapVidVideo, frames_and_xy, read_tapvid
+from formats.tapvid import TapVidVideo, frames_and_xy, read_camera_path, read_tapvid
 from tracking.config import TrackConfig
 from tracking.descriptor_tracker import describe_video, query_descriptors
 from tracking.metrics import sample_queries, tapvid_metrics
@@ -96,7 +96,8 @@ def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
     for path in files:
         tapvid = read_tapvid(path)
         queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
-        tracks = {t.name: t.track(t.prepare(tapvid.video), queries) for t in trackers}
+        camera = read_camera_path(path, tapvid.frames, tapvid.width, tapvid.height)
+        tracks = {t.name: t.track(t.prepare(tapvid.video, camera), queries) for t in trackers}
         runs.append(
             FirstQueryTracks(
                 tapvid, queries, tapvid.target_points[track], tapvid.occluded[track], tracks
@@ -320,7 +321,9 @@ def main() -> None:
     # Where the donkit tracker's time goes, on the first video, three times.
     network, _ = load_network(args.run)
     device = torch.device("cpu")
-    first = read_tapvid(tapvid_files([videos])[0])
+    first_path = tapvid_files([videos])[0]
+    first = read_tapvid(first_path)
+    camera = read_camera_path(first_path, first.frames, first.width, first.height)
     queries = Queries(*frames_and_xy(first.query_points))
     describe, match = [], []
     for _ in range(3):
@@ -328,7 +331,7 @@ def main() -> None:
         descriptors = describe_video(network, first.video, device)
         describe.append(time.perf_counter() - started)
         started = time.perf_counter()
-        trackers[0].track((first.video, descriptors), queries)
+        trackers[0].track((first.video, descriptors, camera), queries)
         match.append(time.perf_counter() - started)
     frames = first.frames
     rows = [
@@ -336,7 +339,7 @@ def main() -> None:
          f"{donkit['frames_per_second'] / lk['frames_per_second']:.3f}", f">= {GOAL_FPS:.0f}",
          "PASS" if donkit["frames_per_second"] >= GOAL_FPS else "FAIL"],
         ["  network (descriptors of each frame)", f"{frames / min(describe):.1f}", "", "", ""],
-        [f"  tracking ({len(queries)} points: LK and matching)", f"{frames / min(match):.1f}",
+        [f"  tracking ({len(queries)} points: LK, matching, poses)", f"{frames / min(match):.1f}",
          "", "", ""],
         ["lk", f"{lk['frames_per_second']:.1f}", "1.000", "", ""],
     ]  # fmt: skip

@@ -164,21 +164,25 @@ def read_stereo_baseline(path: Path, left: PinholeCamera) -> float:
 
 def read_camera_info(path: Path) -> PinholeCamera:
     """PinholeCamera from a camera_info.yaml (DON/ROS layout)."""
-    data = read_yaml(path, "camera info")
+    return camera_info_from_dict(read_yaml(path, "camera info"), f"camera info {path}")
+
+
+def camera_info_from_dict(data: Any, where: str) -> PinholeCamera:
+    """PinholeCamera from camera_info.yaml's fields; `where` names them in errors."""
     try:
-        width = whole_number(data["image_width"], f"camera info {path}: image_width")
-        height = whole_number(data["image_height"], f"camera info {path}: image_height")
+        width = whole_number(data["image_width"], f"{where}: image_width")
+        height = whole_number(data["image_height"], f"{where}: image_height")
         values = data["camera_matrix"]["data"]
     except (KeyError, TypeError):
         raise DonkitError(
-            f"camera info {path} needs image_width, image_height and camera_matrix.data (9 numbers)"
+            f"{where} needs image_width, image_height and camera_matrix.data (9 numbers)"
         ) from None
     if not isinstance(values, list) or len(values) != 9:
-        raise DonkitError(f"camera info {path}: camera_matrix.data must hold 9 numbers")
-    k = np.array([finite_float(x, f"camera info {path}: camera_matrix.data") for x in values])
+        raise DonkitError(f"{where}: camera_matrix.data must hold 9 numbers")
+    k = np.array([finite_float(x, f"{where}: camera_matrix.data") for x in values])
     camera = PinholeCamera.from_matrix(k.reshape(3, 3), width, height)
     if width <= 0 or height <= 0 or camera.fx <= 0 or camera.fy <= 0:
-        raise DonkitError(f"camera info {path}: image size and focal lengths must be positive")
+        raise DonkitError(f"{where}: image size and focal lengths must be positive")
     return camera
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from formats import DonkitError
 from formats.atomic import write_bytes_atomic
 from formats.npz import UNREADABLE
+from formats.plain import read_yaml
+from formats.scenes import camera_info_from_dict, pose_from_dict
 
 KEYS = ("video", "target_points", "occluded", "query_points")
 
@@ -222,3 +224,43 @@ def first_visible_query_points(target_points: np.ndarray, occluded: np.ndarray) 
     frame = (~np.asarray(occluded, bool)).argmax(axis=1)
     xy = np.asarray(target_points)[np.arange(len(frame)), frame]
     return query_points_of(frame, xy)
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """Where a video's camera was in every frame, as a robot's forward kinematics gives it."""
+
+    camera_to_world: np.ndarray  # (T, 4, 4) float64
+    intrinsics: np.ndarray  # (3, 3) float64 K
+
+
+def read_camera_path(path: Path, frames: int, width: int, height: int) -> CameraPath | None:
+    """The camera path recorded beside the TAP-Vid file `path`: its .yaml with `camera` (a
+    camera_info) and `camera_to_world` (a pose per frame), as `donkit sim-video` writes it.
+
+    None when there is no such file or it records no poses; DonkitError when it does not fit the
+    video of T = `frames` frames of `width` x `height` pixels.
+    """
+    sidecar = Path(path).with_suffix(".yaml")
+    if not sidecar.is_file():
+        return None
+    data = read_yaml(sidecar, "video description")
+    if not isinstance(data, dict) or "camera_to_world" not in data:
+        return None
+    poses = data["camera_to_world"]
+    if not isinstance(poses, list) or len(poses) != frames:
+        count = len(poses) if isinstance(poses, list) else "no list of"
+        raise DonkitError(
+            f"{sidecar}: camera_to_world must list a pose for each of the video's {frames} "
+            f"frames; it has {count} poses"
+        )
+    camera = camera_info_from_dict(data.get("camera"), f"{sidecar}: camera")
+    if (camera.width, camera.height) != (width, height):
+        raise DonkitError(
+            f"{sidecar}: its camera is {camera.width} x {camera.height} pixels but the video is "
+            f"{width} x {height}"
+        )
+    camera_to_world = np.stack(
+        [pose_from_dict(pose, f"{sidecar}: camera_to_world[{i}]") for i, pose in enumerate(poses)]
+    )
+    return CameraPath(camera_to_world, camera.matrix)

@@ -21,6 +21,8 @@ first. In each frame:
    - otherwise the point is hidden, and stays where it was last trusted.
 A point is visible where it was kept or found; its score comes from the descriptor distance at
 its position.
+4. **Poses** (where the video records the camera's pose in every frame): the points that do not
+   move follow their projection instead (tracking.posed).
 
 Chosen on development videos (`donkit sim-video --set video.seed=9000`, TAP-Vid "first"
 queries, the demo model), average Jaccard against Lucas-Kanade's 0.291 (the descriptors alone:
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 
 from descriptors.matching import FrameMatcher
+from formats.tapvid import CameraPath
 from geometry.sampling import sample_bilinear
 from tracking.config import TrackConfig
 from tracking.descriptor_tracker import query_descriptors
@@ -47,6 +50,7 @@ from tracking.lucas_kanade import (
     lucas_kanade_step,
     step_from_trusted,
 )
+from tracking.posed import track_posed
 from tracking.tracks import VISIBLE_SCORE, Queries, Tracks, score_from_statistic
 
 
@@ -56,14 +60,17 @@ def track_combined(
     queries: Queries,
     track: TrackConfig,
     threshold: float,
+    camera: CameraPath | None = None,
 ) -> Tracks:
-    """Track query points with LK steps guarded and re-found by descriptors.
+    """Track query points with LK steps guarded and re-found by descriptors, and the static
+    ones through the camera's poses when `camera` gives them (tracking.posed).
 
     Args:
         video: (T, H, W, 3) uint8 RGB.
         descriptors: (T, D, H, W) float32, one descriptor image per frame.
         queries: N points, each in a frame of [0, T) inside the image.
         threshold: descriptor distance below which a point is visible.
+        camera: where the camera was in every frame, if the video records it.
 
     Returns:
         Tracks over all T frames; at its query frame a point is at its query position, visible,
@@ -80,7 +87,20 @@ def track_combined(
     )
     xy, statistic = join_sweeps(start, forward, backward)
     score = score_from_statistic(statistic, threshold)
-    return Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score)
+    tracks = Tracks(xy.astype(np.float32), score >= VISIBLE_SCORE, score)
+    if camera is None or not track.poses.enabled:
+        return tracks
+    return track_posed(
+        grey,
+        descriptors,
+        queries,
+        features,
+        tracks,
+        camera.camera_to_world,
+        camera.intrinsics,
+        track.poses,
+        threshold,
+    )
 
 
 def _distances_at(descriptors: torch.Tensor, xy: np.ndarray, features: torch.Tensor) -> np.ndarray:

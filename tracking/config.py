@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from formats.checks import at_least, not_negative, positive, within
+from formats.checks import at_least, check, not_negative, positive, within
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,57 @@ class LucasKanadeConfig:
         within(self, 0, 10, "pyramid_levels")
         positive(self, "fb_threshold_px", "epsilon_px")
         at_least(self, 1, "max_iterations")
+
+
+@dataclass(frozen=True)
+class PosedConfig:
+    """Static points followed through the camera's recorded poses (tracking.posed), in videos
+    that record them: a TAP-Vid .npz whose .yaml beside it lists camera_to_world for every frame,
+    as `donkit sim-video` writes it."""
+
+    enabled: bool = True
+    """Use the poses where a video records them; false: the combined tracker alone."""
+    window_frames: int = 12
+    """The depth of a point is found from the frames within this many of its query frame."""
+    patch_px: int = 4
+    """Half the side of the square patches compared between frames, pixels."""
+    depth_candidates: int = 300
+    """Depths tried along each query ray, even in log depth."""
+    min_depth_m: float = 0.12
+    """Nearest depth tried, metres."""
+    max_depth_m: float = 2.0
+    """Farthest depth tried, metres."""
+    descriptor_weight: float = 0.3
+    """Weight of the descriptors' agreement beside the patches' in the depth search (it tells
+    depths apart on surfaces without texture)."""
+    static_px: float = 2.0
+    """A point is static when the combined tracker's positions near its query frame lie a median
+    of at most this far from its projection, pixels."""
+    moved_px: float = 3.0
+    """The combined tracker sees a static point farther than this from its projection, pixels,
+    in `moved_frames` frames in a row: the point has moved, and the combined track is kept from
+    the first of them."""
+    moved_frames: int = 3
+    """See `moved_px`."""
+    visible_ncc: float = 0.7
+    """A projected point is visible where its patch correlates at least this well with the
+    patch 1 or 2 frames away (an occluder moves differently)..."""
+    visible_share: float = 2.0
+    """... and its descriptor lies within this share of the visibility threshold of the
+    query's."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "window_frames", "patch_px", "moved_frames")
+        at_least(self, 3, "depth_candidates")
+        positive(self, "min_depth_m", "static_px", "moved_px", "visible_share")
+        not_negative(self, "descriptor_weight")
+        within(self, -1, 1, "visible_ncc")
+        check(
+            self,
+            self.max_depth_m > self.min_depth_m,
+            f"must exceed min_depth_m ({self.min_depth_m}); got {self.max_depth_m!r}",
+            "max_depth_m",
+        )
 
 
 @dataclass(frozen=True)
@@ -73,6 +124,8 @@ class TrackConfig:
     """Frames between query frames in TAP-Vid's "strided" evaluation mode."""
     lk: LucasKanadeConfig = field(default_factory=LucasKanadeConfig)
     """The Lucas-Kanade baseline (`--method lk`)."""
+    poses: PosedConfig = field(default_factory=PosedConfig)
+    """The combined tracker's use of the camera's poses, where a video records them."""
 
     def __post_init__(self) -> None:
         not_negative(

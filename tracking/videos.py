@@ -23,7 +23,7 @@ import numpy as np
 from descriptors.config import CorrespondConfig
 from formats import DonkitError
 from formats.atomic import remove_stale_temporaries, write_bytes_atomic
-from formats.tapvid import TapVidVideo, frames_and_xy, read_tapvid
+from formats.tapvid import CameraPath, TapVidVideo, frames_and_xy, read_camera_path, read_tapvid
 from formats.video import read_video, write_video
 from geometry import inside_image
 from jobs import progress_bar
@@ -46,7 +46,8 @@ class Tracker:
     """A tracking method: per-video preparation, then tracks for any queries."""
 
     name: str
-    prepare: Callable[[np.ndarray], Any]  # (T, H, W, 3) uint8 video -> state
+    # (T, H, W, 3) uint8 video and, where it records them, the camera's poses -> state
+    prepare: Callable[[np.ndarray, CameraPath | None], Any]
     track: Callable[[Any, Queries], Tracks]
     details: dict[str, Any]  # what the method was run with (threshold, checkpoint, ...)
 
@@ -55,7 +56,7 @@ def lucas_kanade_tracker(track: TrackConfig) -> Tracker:
     """The baseline: pyramidal Lucas-Kanade with a forward-backward check."""
     return Tracker(
         "lk",
-        prepare=lambda video: video,
+        prepare=lambda video, camera=None: video,
         track=lambda video, queries: track_lucas_kanade(video, queries, track.lk),
         details={"window_px": track.lk.window_px, "fb_threshold_px": track.lk.fb_threshold_px},
     )
@@ -105,15 +106,15 @@ def descriptor_trackers(
     made = {
         "donkit": Tracker(
             "donkit",
-            prepare=lambda video: (video, describe(video)),
+            prepare=lambda video, camera=None: (video, describe(video), camera),
             track=lambda prepared, queries: track_combined(
-                prepared[0], prepared[1], queries, track, threshold
+                prepared[0], prepared[1], queries, track, threshold, prepared[2]
             ),
             details=details,
         ),
         "descriptors": Tracker(
             "descriptors",
-            prepare=describe,
+            prepare=lambda video, camera=None: describe(video),
             track=lambda descriptors, queries: track_descriptors(
                 descriptors, queries, track, threshold
             ),
@@ -182,11 +183,13 @@ def choose_queries(
     return Queries(np.full(len(xy), query_frame, np.int64), xy)
 
 
-def run_tracker(tracker: Tracker, video: np.ndarray, queries: Queries) -> tuple[Tracks, float]:
+def run_tracker(
+    tracker: Tracker, video: np.ndarray, queries: Queries, camera: CameraPath | None = None
+) -> tuple[Tracks, float]:
     """Tracks of the queries through the video, and the seconds it took (preparation
     included)."""
     started = time.perf_counter()
-    tracks = tracker.track(tracker.prepare(video), queries)
+    tracks = tracker.track(tracker.prepare(video, camera), queries)
     return tracks, time.perf_counter() - started
 
 
@@ -215,7 +218,12 @@ def track_video_file(
     tapvid = read_tapvid(path) if path.suffix.lower() == ".npz" else None
     video, fps = (tapvid.video, 10.0) if tapvid is not None else read_video(path)
     queries = choose_queries(video, tapvid, points, query_frame)
-    tracks, seconds = run_tracker(tracker, video, queries)
+    camera = (
+        None
+        if tapvid is None
+        else read_camera_path(path, len(video), video.shape[2], video.shape[1])
+    )
+    tracks, seconds = run_tracker(tracker, video, queries, camera)
     return TrackResult(tracks, seconds, write_outputs(Path(out), video, fps, tracks))
 
 
@@ -260,10 +268,11 @@ def evaluate_videos(
     with progress_bar(len(files) * len(trackers), "track", show_progress, "video") as bar:
         for path in files:
             tapvid = read_tapvid(path)
+            camera = read_camera_path(path, tapvid.frames, tapvid.width, tapvid.height)
             per_video[path.stem] = {}
             for tracker in trackers:
                 started = time.perf_counter()
-                state = tracker.prepare(tapvid.video)
+                state = tracker.prepare(tapvid.video, camera)
                 tracks = tracker.track(state, Queries(*frames_and_xy(tapvid.query_points)))
                 speed[tracker.name][0] += tapvid.frames
                 speed[tracker.name][1] += time.perf_counter() - started

@@ -6,15 +6,20 @@ import numpy as np
 import pytest
 
 from formats import DonkitError
+from formats.plain import write_yaml
+from formats.scenes import camera_info_dict, pose_to_dict
 from formats.tapvid import (
     KEYS,
     TapVidVideo,
     first_visible_query_points,
     frames_and_xy,
     query_points_of,
+    read_camera_path,
     read_tapvid,
     write_tapvid,
 )
+from geometry import PinholeCamera, make_pose
+from geometry.transforms import rotation_about_axis
 
 # Four points over six frames (1 = occluded): point 0 hides at frames 0 and 3, point 1 is never
 # seen, point 2 always, point 3 only in the last frame.
@@ -161,3 +166,23 @@ def test_a_video_in_memory_must_have_the_file_dtypes():
     arrays["occluded"] = arrays["occluded"].astype(np.uint8)
     with pytest.raises(ValueError, match="occluded must be bool"):
         TapVidVideo(**arrays)
+
+
+def test_the_camera_path_beside_a_video_is_read_back_and_refused_when_it_does_not_fit(tmp_path):
+    video = tmp_path / "clip.npz"
+    assert read_camera_path(video, 2, 320, 240) is None  # no .yaml beside it
+    camera = PinholeCamera(320, 240, 250.0, 251.0, 159.5, 119.5)
+    poses = [np.eye(4), make_pose(rotation_about_axis((0, 0, 1), 0.3), np.array([0.1, 0.2, 0.3]))]
+    write_yaml(
+        video.with_suffix(".yaml"),
+        {"camera": camera_info_dict(camera), "camera_to_world": [pose_to_dict(p) for p in poses]},
+    )
+    path = read_camera_path(video, 2, 320, 240)
+    np.testing.assert_allclose(path.camera_to_world, np.stack(poses), atol=1e-12)
+    np.testing.assert_allclose(path.intrinsics, camera.matrix)
+    with pytest.raises(DonkitError, match="each of the video's 3 frames; it has 2 poses"):
+        read_camera_path(video, 3, 320, 240)
+    with pytest.raises(DonkitError, match="its camera is 320 x 240 pixels but the video is 640"):
+        read_camera_path(video, 2, 640, 480)
+    write_yaml(video.with_suffix(".yaml"), {"fps": 10.0})
+    assert read_camera_path(video, 2, 320, 240) is None  # a description without poses

@@ -1,0 +1,109 @@
+"""Static points tracked through the camera's poses: rays and projections against hand-computed
+values, the depth's parabola, the static/moved decision, and a textured plane filmed by a moving
+camera with a board passing in front."""
+
+import cv2
+import numpy as np
+import torch
+
+from formats.tapvid import CameraPath
+from geometry import make_pose
+from tracking.combined import track_combined
+from tracking.config import PosedConfig, TrackConfig
+from tracking.posed import best_depth, project_into_frames, query_rays, static_frames
+from tracking.tracks import Queries, Tracks
+
+K = np.array([[150.0, 0.0, 99.5], [0.0, 150.0, 59.5], [0.0, 0.0, 1.0]])
+HEIGHT, WIDTH = 120, 200
+
+
+def test_a_query_ray_meets_its_point_and_projects_where_the_other_camera_sees_it():
+    # Camera 0 at the origin looking down +z; camera 1 is 0.1 m to its right. The query pixel
+    # lies 15 px right of the centre, so its ray is (0.1, 0, 1) per metre of depth; at depth 2
+    # it meets (0.2, 0, 2), which camera 1 sees at x = 0.1: u = 99.5 + 150 * 0.1 / 2 = 107.
+    poses = np.stack([np.eye(4), make_pose(np.eye(3), np.array([0.1, 0.0, 0.0]))])
+    queries = Queries(np.array([0]), np.array([[114.5, 59.5]], np.float32))
+    origins, directions = query_rays(queries, poses, K)
+    np.testing.assert_allclose(origins, [[0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(directions, [[0.1, 0.0, 1.0]])
+    point = torch.from_numpy(origins + 2.0 * directions)
+    uv, depth = project_into_frames(point, torch.from_numpy(poses), torch.from_numpy(K))
+    np.testing.assert_allclose(uv[:, 0].numpy(), [[114.5, 59.5], [107.0, 59.5]], atol=1e-9)
+    np.testing.assert_allclose(depth[:, 0].numpy(), [2.0, 2.0])
+
+
+def test_the_best_depth_is_the_vertex_of_a_cost_parabolic_in_log_depth():
+    depths = torch.from_numpy(np.geomspace(0.1, 2.0, 50))
+    truth = torch.tensor([0.437, 1.21], dtype=torch.float64)
+    costs = (depths.log()[None] - truth.log()[:, None]) ** 2 + 3.0
+    np.testing.assert_allclose(best_depth(costs, depths).numpy(), truth.numpy(), rtol=1e-9)
+
+
+def test_a_point_follows_its_projection_until_the_tracker_sees_it_elsewhere_for_long():
+    # Two points, both on their projection near the query (frame 2). The first stays; the
+    # second is seen 10 px off from frame 9 on (it was pushed), once also in frame 5 alone.
+    frames, config = 16, PosedConfig(window_frames=4, moved_frames=3, moved_px=3.0)
+    projected = np.zeros((2, frames, 2))
+    tracked = projected.copy()
+    tracked[:, :, 0] += 0.4
+    tracked[1, 9:, 0] += 10.0
+    tracked[1, 5, 0] += 10.0
+    tracks = Tracks(tracked, np.ones((2, frames), bool), np.ones((2, frames), np.float32))
+    queries = Queries(np.array([2, 2]), np.zeros((2, 2), np.float32))
+    follows = static_frames(tracks, queries, projected, np.ones((2, frames), bool), config)
+    assert follows[0].all()
+    np.testing.assert_array_equal(follows[1], np.arange(frames) < 9)
+
+
+def test_a_point_off_its_projection_near_the_query_is_not_static():
+    frames = 10
+    projected = np.zeros((1, frames, 2))
+    tracked = projected + np.array([2.5, 0.0])  # beyond static_px = 2
+    tracks = Tracks(tracked, np.ones((1, frames), bool), np.ones((1, frames), np.float32))
+    queries = Queries(np.array([0]), np.zeros((1, 2), np.float32))
+    follows = static_frames(tracks, queries, projected, np.ones((1, frames), bool), PosedConfig())
+    assert not follows.any()
+
+
+def plane_video(frames: int, board: range) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """A textured plane at z = 0.5 m filmed by a camera sliding right 8 mm a frame (2.4 px of
+    parallax), rendered exactly through each frame's ray-plane intersections; a flat grey board
+    covers the middle of the image in the frames `board`. Descriptors are the plane's own
+    coordinates (5 on the board). Returns the video, descriptors and poses."""
+    plane_z = 0.5
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.random((600, 600)).astype(np.float32), (0, 0), 2.0)
+    texture = (texture - texture.min()) / np.ptp(texture) * 255
+    poses = np.stack([make_pose(np.eye(3), np.array([0.008 * t, 0.0, 0.0])) for t in range(frames)])
+    rows, columns = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float64)
+    video = np.zeros((frames, HEIGHT, WIDTH, 3), np.uint8)
+    descriptors = torch.zeros((frames, 2, HEIGHT, WIDTH))
+    for t in range(frames):
+        x = (columns - K[0, 2]) / K[0, 0] * plane_z + poses[t, 0, 3]  # world x on the plane
+        y = (rows - K[1, 2]) / K[1, 1] * plane_z
+        map_x, map_y = (x * 600 + 250).astype(np.float32), (y * 600 + 300).astype(np.float32)
+        grey = cv2.remap(texture, map_x, map_y, cv2.INTER_CUBIC)
+        features = torch.from_numpy(np.stack([x, y]) * 10).float()
+        if t in board:
+            grey[:, 70:130] = 128
+            features[:, :, 70:130] = 5.0
+        video[t] = np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+        descriptors[t] = features
+    return video, descriptors, poses
+
+
+def test_a_static_point_is_followed_through_an_occluder_to_within_a_fifth_of_a_pixel():
+    frames, board = 20, range(8, 12)
+    video, descriptors, poses = plane_video(frames, board)
+    queries = Queries(np.array([0]), np.array([[130.0, 60.0]], np.float32))
+    # The truth: the query's ray meets the plane at depth 0.5 m; in frame t the camera has slid
+    # 0.008 t m to the right, so the point has moved 150 * 0.008 t / 0.5 = 2.4 t px left.
+    truth = np.stack([130.0 - 2.4 * np.arange(frames), np.full(frames, 60.0)], axis=1)
+    camera = CameraPath(poses, K)
+    posed = track_combined(video, descriptors, queries, TrackConfig(), 0.5, camera)
+    np.testing.assert_allclose(posed.xy[0], truth, atol=0.2)
+    shown = np.array([t not in board for t in range(frames)])
+    np.testing.assert_array_equal(posed.visible[0], shown)
+    # Without the poses the combined tracker leaves the point where it was last trusted.
+    alone = track_combined(video, descriptors, queries, TrackConfig(), 0.5)
+    assert np.abs(alone.xy[0, 11] - truth[11]).max() > 5

@@ -1,0 +1,304 @@
+"""Tracks of static points from the camera's poses: a robot's forward kinematics says where the
+camera was in every frame, so a point that does not move is pinned down by one number, its
+depth along the query pixel's ray.
+
+The depth is the one at which small patches around the point's projections agree between frames
+a few apart (1, 2, 4 and 8 frames, within `window_frames` of the query, where the viewpoint has
+changed little), with the descriptors' agreement added for surfaces without texture. Projected
+through every frame, the point then has a position in every frame, through occlusions and far
+from the query, where descriptors and Lucas-Kanade both lose it.
+
+A point counts as static when the combined tracker's positions near its query frame lie on that
+projection; it leaves the projection for the combined track once the two disagree for
+`moved_frames` frames in a row (an object the arm pushed). Where the point projects into the
+image it is visible when its patch there agrees with the neighbouring frames' patches (an
+occluder in front sits at another depth and moves differently) and its descriptor is near the
+query's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from geometry import backproject, invert_pose, project, transform
+from geometry.sampling import sample_bilinear
+from tracking.config import PosedConfig
+from tracking.tracks import Queries, Tracks, score_from_statistic
+
+FRAME_STEPS = (1, 2, 4, 8)  # frames between the patches compared for a depth
+MIN_DEPTH_M = 0.05  # a projection nearer the camera than this is behind it
+POINTS_PER_SEARCH = 16  # points whose depths are searched together
+
+
+def query_rays(
+    queries: Queries, camera_to_world: np.ndarray, intrinsics: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """World-frame rays through the query pixels, scaled so that `origin + d * direction` lies
+    at depth d (metres, camera z) in the query's camera.
+
+    Args:
+        queries: N points.
+        camera_to_world: (T, 4, 4) pose of the camera in every frame.
+        intrinsics: (3, 3) K.
+
+    Returns:
+        origins, directions: (N, 3) each.
+    """
+    at_unit_depth = backproject(queries.xy.astype(np.float64), np.ones(len(queries)), intrinsics)
+    rotations = camera_to_world[queries.frame, :3, :3]
+    return camera_to_world[queries.frame, :3, 3], np.einsum("nij,nj->ni", rotations, at_unit_depth)
+
+
+def project_into_frames(
+    points_world: torch.Tensor, camera_to_world: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixels and depths of world points in every frame.
+
+    Args:
+        points_world: (M, 3) metres.
+        camera_to_world: (T, 4, 4).
+        intrinsics: (3, 3) K.
+
+    Returns:
+        uv: (T, M, 2) pixels; depth: (T, M) metres (<= 0 behind the camera).
+    """
+    points_camera = transform(points_world[None], invert_pose(camera_to_world))
+    return project(points_camera, intrinsics)
+
+
+def _unit_patches(images: torch.Tensor, uv: torch.Tensor, half: int) -> torch.Tensor:
+    """Zero-mean, unit-length patches of side 2 * half + 1 around pixels.
+
+    Args:
+        images: (T, 1, H, W).
+        uv: (T, M, 2) pixels.
+
+    Returns:
+        (T, M, (2 * half + 1)^2); the dot product of two is their normalized cross-correlation.
+    """
+    steps = torch.arange(-half, half + 1, dtype=uv.dtype)
+    offsets = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    patches = sample_bilinear(images, uv[:, :, None] + offsets)[:, 0]
+    patches = patches - patches.mean(-1, keepdim=True)
+    return patches / (patches.norm(dim=-1, keepdim=True) + 1e-3)
+
+
+def depth_costs(
+    grey: torch.Tensor,
+    descriptors: torch.Tensor,
+    uv: torch.Tensor,
+    usable: torch.Tensor,
+    query_frame: torch.Tensor,
+    config: PosedConfig,
+    threshold: float,
+) -> torch.Tensor:
+    """Disagreement of the frames about each candidate depth of each point (lower is better).
+
+    Args:
+        grey: (T, 1, H, W) frames in [0, 1].
+        descriptors: (T, D, H, W).
+        uv: (T, N, K, 2) projections of K candidate points on each of N rays.
+        usable: (T, N, K) in front of the camera and far enough inside the image for a patch.
+        query_frame: (N,) int64.
+        threshold: descriptor distance of a visible point.
+
+    Returns:
+        (N, K): over pairs of frames FRAME_STEPS apart, both within `config.window_frames` of the
+        query, 1 - NCC of their patches (at most 0.6) plus `descriptor_weight` times the
+        descriptor distance in thresholds (at most 1.5); an unusable pair costs the most.
+    """
+    frames, points, candidates, _ = uv.shape
+    flat = uv.reshape(frames, -1, 2)
+    patches = _unit_patches(grey, flat, config.patch_px).reshape(frames, points, candidates, -1)
+    features = sample_bilinear(descriptors, flat).reshape(frames, -1, points, candidates)
+    costs = torch.zeros(points, candidates)
+    for step in FRAME_STEPS:
+        if step >= frames:
+            break
+        first = torch.arange(frames - step)[:, None]
+        near = ((first - query_frame).abs() < config.window_frames) & (
+            (first + step - query_frame).abs() < config.window_frames
+        )
+        paired = usable[step:] & usable[:-step] & near[..., None]
+        photometric = (1 - (patches[step:] * patches[:-step]).sum(-1)).clamp(max=0.6)
+        distance = torch.linalg.norm(features[step:] - features[:-step], dim=1) / threshold
+        pair_cost = photometric + config.descriptor_weight * distance.clamp(max=1.5)
+        costs += torch.where(paired, pair_cost, 0.6 + config.descriptor_weight * 1.5).sum(0)
+    return costs
+
+
+def ray_depths(
+    images: torch.Tensor,
+    descriptors: torch.Tensor,
+    camera_to_world: torch.Tensor,
+    intrinsics: torch.Tensor,
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    query_frame: np.ndarray,
+    config: PosedConfig,
+    threshold: float,
+) -> torch.Tensor:
+    """(N,) depth along each ray (origins, directions: (N, 3) float64, from `query_rays`) at
+    which the frames near its query agree best (`depth_costs`).
+
+    Args:
+        images: (T, 1, H, W) frames in [0, 1]; descriptors: (T, D, H, W).
+        camera_to_world: (T, 4, 4) float64; intrinsics: (3, 3) float64.
+        query_frame: (N,) int.
+    """
+    frames, _, height, width = images.shape
+    first = max(0, int(query_frame.min()) - config.window_frames + 1)
+    near = slice(first, min(frames, int(query_frame.max()) + config.window_frames))
+    depths = torch.from_numpy(
+        np.geomspace(config.min_depth_m, config.max_depth_m, config.depth_candidates)
+    )
+    candidates = origins[:, None] + depths[:, None] * directions[:, None]  # (N, K, 3)
+    uv, z = project_into_frames(candidates.reshape(-1, 3), camera_to_world[near], intrinsics)
+    shape = (len(uv), len(origins), len(depths))
+    uv, z = uv.float().reshape(*shape, 2), z.reshape(shape)
+    margin = config.patch_px
+    usable = (
+        (z > MIN_DEPTH_M)
+        & (uv[..., 0] >= margin)
+        & (uv[..., 0] <= width - 1 - margin)
+        & (uv[..., 1] >= margin)
+        & (uv[..., 1] <= height - 1 - margin)
+    )
+    since_first = torch.from_numpy(np.asarray(query_frame, np.int64) - first)
+    costs = depth_costs(images[near], descriptors[near], uv, usable, since_first, config, threshold)
+    return best_depth(costs.double(), depths)
+
+
+def best_depth(costs: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
+    """(N,) depth of least cost per row of `costs` (N, K) over `depths` (K,), even in log depth,
+    refined between candidates by the parabola through the least cost and its neighbours."""
+    best = costs.argmin(1).clamp(1, costs.shape[1] - 2)
+    below, at, above = (costs.gather(1, (best + k)[:, None])[:, 0] for k in (-1, 0, 1))
+    curvature = below - 2 * at + above
+    shift = torch.where(curvature > 0, 0.5 * (below - above) / curvature.clamp(min=1e-12), 0.0)
+    log_depths = depths.log()
+    step = log_depths[1] - log_depths[0]
+    return (log_depths[best] + shift.clamp(-0.5, 0.5) * step).exp()
+
+
+def patch_agreement(grey: torch.Tensor, uv: torch.Tensor, half: int) -> torch.Tensor:
+    """(T, N) best NCC of each point's patch at `uv` (T, N, 2) with its patches 1 and 2 frames
+    before and after: high where the same static surface is seen, low behind an occluder."""
+    patches = _unit_patches(grey, uv, half)
+    best = torch.full(uv.shape[:2], -1.0)
+    for step in (1, 2):
+        if step >= len(uv):
+            break
+        ncc = (patches[step:] * patches[:-step]).sum(-1)
+        best[step:] = torch.maximum(best[step:], ncc)
+        best[:-step] = torch.maximum(best[:-step], ncc)
+    return best
+
+
+def track_posed(
+    grey: np.ndarray,
+    descriptors: torch.Tensor,
+    queries: Queries,
+    features: torch.Tensor,
+    tracks: Tracks,
+    camera_to_world: np.ndarray,
+    intrinsics: np.ndarray,
+    config: PosedConfig,
+    threshold: float,
+) -> Tracks:
+    """`tracks` with the static points' positions and visibility replaced by their projections.
+
+    Args:
+        grey: (T, H, W) uint8 frames.
+        descriptors: (T, D, H, W).
+        queries: N points; `features` (N, D) their descriptors.
+        tracks: the combined tracker's tracks of them (N, T).
+        camera_to_world: (T, 4, 4) camera pose in every frame; intrinsics: (3, 3) K.
+        threshold: descriptor distance of a visible point.
+    """
+    _, height, width = grey.shape
+    images = torch.from_numpy(grey).float()[:, None] / 255.0
+    poses = torch.from_numpy(camera_to_world).double()
+    k = torch.from_numpy(intrinsics).double()
+    origins, directions = (
+        torch.from_numpy(a) for a in query_rays(queries, camera_to_world, intrinsics)
+    )
+    depth = torch.zeros(len(queries), dtype=torch.float64)
+    # A chunk of points near each other in time at a time: their depth search needs only the
+    # frames near their queries, and memory stays bounded in the strided evaluation mode.
+    order = np.argsort(queries.frame, kind="stable")
+    for chunk in np.array_split(order, max(1, math.ceil(len(order) / POINTS_PER_SEARCH))):
+        depth[torch.from_numpy(chunk)] = ray_depths(
+            images, descriptors, poses, k, origins[chunk], directions[chunk],
+            queries.frame[chunk], config, threshold,
+        )  # fmt: skip
+    points = origins + depth[:, None] * directions
+    projected, z = project_into_frames(points, poses, k)
+    projected = projected.float()  # (T, N, 2)
+    agreement = patch_agreement(images, projected, config.patch_px).T.numpy()
+    sampled = sample_bilinear(descriptors, projected)  # (T, D, N)
+    distance = torch.linalg.norm(sampled.permute(2, 0, 1) - features[:, None], dim=-1).numpy()
+    xy_projected = projected.permute(1, 0, 2).numpy()
+    in_view = (
+        (z.T.numpy() > MIN_DEPTH_M)
+        & (xy_projected[..., 0] >= -0.5)
+        & (xy_projected[..., 0] < width - 0.5)
+        & (xy_projected[..., 1] >= -0.5)
+        & (xy_projected[..., 1] < height - 0.5)
+    )
+    seen = (
+        in_view & (agreement >= config.visible_ncc) & (distance <= config.visible_share * threshold)
+    )
+    follows = static_frames(tracks, queries, xy_projected, in_view, config)
+    xy = np.where(follows[..., None], xy_projected, tracks.xy).astype(np.float32)
+    visible = np.where(follows, seen, tracks.visible)
+    score = np.where(
+        follows,
+        np.where(seen, score_from_statistic(distance, config.visible_share * threshold), 0.0),
+        tracks.score,
+    ).astype(np.float32)
+    rows = np.arange(len(queries))
+    xy[rows, queries.frame] = queries.xy
+    visible[rows, queries.frame] = True
+    score[rows, queries.frame] = 1.0
+    return Tracks(xy, visible, score)
+
+
+def static_frames(
+    tracks: Tracks,
+    queries: Queries,
+    projected: np.ndarray,
+    in_view: np.ndarray,
+    config: PosedConfig,
+) -> np.ndarray:
+    """(N, T) where each point follows its projection `projected` (N, T, 2) rather than `tracks`.
+
+    A point is static when the tracks that see it within `config.window_frames` of its query
+    lie a median of at most `static_px` from the projection (and at least two such frames exist).
+    From its query frame outward it follows the projection until `tracks` see it more than
+    `moved_px` away from it in `moved_frames` frames in a row.
+    """
+    points, frames = tracks.visible.shape
+    gap = np.linalg.norm(tracks.xy - projected, axis=-1)
+    seen_apart = tracks.visible & (gap > config.moved_px)
+    follows = np.zeros((points, frames), dtype=bool)
+    for n, query_frame in enumerate(queries.frame.tolist()):
+        near = np.abs(np.arange(frames) - query_frame) <= config.window_frames
+        evidence = near & tracks.visible[n] & in_view[n]
+        evidence[query_frame] = False
+        if evidence.sum() < 2 or np.median(gap[n, evidence]) > config.static_px:
+            continue
+        for direction in (1, -1):
+            run: list[int] = []  # the latest frames in a row that see the point apart
+            frame = query_frame
+            while 0 <= frame < frames:
+                run = [*run, frame] if seen_apart[n, frame] else []
+                if len(run) >= config.moved_frames:
+                    follows[n, run] = False
+                    break
+                follows[n, frame] = True
+                frame += direction
+    return follows
