@@ -57,27 +57,30 @@ class PosedConfig:
     """Weight of the descriptors' agreement beside the patches' in the depth search (it tells
     depths apart on surfaces without texture)."""
     static_px: float = 2.0
-    """A point is static when the combined tracker's positions near its query frame lie a median
-    of at most this far from its projection, pixels."""
+    """A point is static when the combined tracker's positions within `static_frames` of its
+    query frame lie a median of at most this far from its projection, pixels."""
+    static_frames: int = 4
+    """See `static_px`."""
+    static_agreement: float = 0.5
+    """... and its patches along the projection agree with those 1-2 frames away by a mean
+    normalized cross-correlation of at least this over the frames it projects into (on an
+    object that moves, the projection slides off the point; -1: no such test)."""
     moved_px: float = 3.0
     """The combined tracker sees a static point farther than this from its projection, pixels,
-    in `moved_frames` frames in a row: the point has moved, and the combined track is kept from
-    the first of them."""
+    while the projection's descriptor is not the query's, in `moved_frames` frames in a row: the
+    point has moved, and the combined track is kept from the first of them."""
     moved_frames: int = 3
     """See `moved_px`."""
-    visible_ncc: float = 0.7
-    """A projected point is visible where its patch correlates at least this well with the
-    patch 1 or 2 frames away (an occluder moves differently)..."""
     visible_share: float = 2.0
-    """... and its descriptor lies within this share of the visibility threshold of the
-    query's."""
+    """A projected point is visible where its descriptor lies within this share of the
+    visibility threshold of the query's."""
 
     def __post_init__(self) -> None:
-        at_least(self, 1, "window_frames", "patch_px", "moved_frames")
+        at_least(self, 1, "window_frames", "static_frames", "patch_px", "moved_frames")
         at_least(self, 3, "depth_candidates")
         positive(self, "min_depth_m", "static_px", "moved_px", "visible_share")
         not_negative(self, "descriptor_weight")
-        within(self, -1, 1, "visible_ncc")
+        within(self, -1, 1, "static_agreement")
         check(
             self,
             self.max_depth_m > self.min_depth_m,

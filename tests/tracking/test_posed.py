@@ -33,36 +33,51 @@ def test_a_query_ray_meets_its_point_and_projects_where_the_other_camera_sees_it
 
 
 def test_the_best_depth_is_the_vertex_of_a_cost_parabolic_in_log_depth():
-    depths = torch.from_numpy(np.geomspace(0.1, 2.0, 50))
+    # Each row has its own candidates, even in log depth.
+    depths = torch.from_numpy(np.stack([np.geomspace(0.1, 2.0, 50), np.geomspace(1.0, 1.5, 50)]))
     truth = torch.tensor([0.437, 1.21], dtype=torch.float64)
-    costs = (depths.log()[None] - truth.log()[:, None]) ** 2 + 3.0
+    costs = (depths.log() - truth.log()[:, None]) ** 2 + 3.0
     np.testing.assert_allclose(best_depth(costs, depths).numpy(), truth.numpy(), rtol=1e-9)
 
 
-def test_a_point_follows_its_projection_until_the_tracker_sees_it_elsewhere_for_long():
-    # Two points, both on their projection near the query (frame 2). The first stays; the
-    # second is seen 10 px off from frame 9 on (it was pushed), once also in frame 5 alone.
-    frames, config = 16, PosedConfig(window_frames=4, moved_frames=3, moved_px=3.0)
-    projected = np.zeros((2, frames, 2))
-    tracked = projected.copy()
-    tracked[:, :, 0] += 0.4
-    tracked[1, 9:, 0] += 10.0
+def test_a_point_follows_its_projection_until_seen_elsewhere_while_the_projection_is_not():
+    # Three points, all on their projection near the query (frame 2). The tracker sees each
+    # 10 px off from frame 9 on, and the second also in frame 5 alone. The first one's
+    # projection still shows the query's descriptor there (the tracker drifted): it stays. The
+    # second's and third's projections do not from frame 9 on (they were pushed): they leave it
+    # there, the third after the default moved_frames, the second after 5 frames.
+    frames = 16
+    projected = np.zeros((3, frames, 2))
+    tracked = projected + np.array([0.4, 0.0])
+    tracked[:, 9:, 0] += 10.0
     tracked[1, 5, 0] += 10.0
-    tracks = Tracks(tracked, np.ones((2, frames), bool), np.ones((2, frames), np.float32))
-    queries = Queries(np.array([2, 2]), np.zeros((2, 2), np.float32))
-    follows = static_frames(tracks, queries, projected, np.ones((2, frames), bool), config)
+    tracks = Tracks(tracked, np.ones((3, frames), bool), np.ones((3, frames), np.float32))
+    queries = Queries(np.array([2, 2, 2]), np.zeros((3, 2), np.float32))
+    in_view, agreement = np.ones((3, frames), bool), np.ones((3, frames))
+    seen = np.ones((3, frames), bool)
+    seen[1:, 9:] = False
+    follows = static_frames(tracks, queries, projected, in_view, agreement, seen, PosedConfig())
     assert follows[0].all()
     np.testing.assert_array_equal(follows[1], np.arange(frames) < 9)
+    np.testing.assert_array_equal(follows[2], np.arange(frames) < 9)
+    patient = PosedConfig(moved_frames=8)  # 7 frames apart (9-15) are not enough
+    assert static_frames(tracks, queries, projected, in_view, agreement, seen, patient).all()
 
 
-def test_a_point_off_its_projection_near_the_query_is_not_static():
+def test_a_point_off_its_projection_or_whose_patches_disagree_along_it_is_not_static():
     frames = 10
-    projected = np.zeros((1, frames, 2))
-    tracked = projected + np.array([2.5, 0.0])  # beyond static_px = 2
-    tracks = Tracks(tracked, np.ones((1, frames), bool), np.ones((1, frames), np.float32))
-    queries = Queries(np.array([0]), np.zeros((1, 2), np.float32))
-    follows = static_frames(tracks, queries, projected, np.ones((1, frames), bool), PosedConfig())
-    assert not follows.any()
+    projected = np.zeros((2, frames, 2))
+    tracked = projected + np.array([[[2.5, 0.0]], [[0.5, 0.0]]])  # the first beyond static_px 2
+    tracks = Tracks(tracked, np.ones((2, frames), bool), np.ones((2, frames), np.float32))
+    queries = Queries(np.array([0, 0]), np.zeros((2, 2), np.float32))
+    in_view, seen = np.ones((2, frames), bool), np.ones((2, frames), bool)
+    agreeing = np.ones((2, frames))
+    follows = static_frames(tracks, queries, projected, in_view, agreeing, seen, PosedConfig())
+    assert not follows[0].any() and follows[1].all()
+    sliding = np.full((2, frames), 0.45)  # below static_agreement 0.5
+    assert not static_frames(
+        tracks, queries, projected, in_view, sliding, seen, PosedConfig()
+    ).any()
 
 
 def plane_video(frames: int, board: range) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
