@@ -39,6 +39,7 @@ from tracking.tracks import Queries, Tracks, score_from_statistic
 FRAME_STEPS = (1, 2, 4, 8)  # frames between the patches compared in the depth search
 PATCH_COST_CAP = 0.6  # 1 - NCC of a pair of patches counts at most this much
 DESCRIPTOR_COST_CAP = 1.5  # a descriptor distance counts at most this many thresholds
+FLAT_PATCH_STD = 1e-4  # a patch whose grey levels vary less than this correlates with nothing
 MIN_DEPTH_M = 0.05  # a projection nearer the camera than this is behind it
 POINTS_PER_SEARCH = 16  # points whose depths are searched together
 
@@ -80,20 +81,26 @@ def project_into_frames(
 
 
 def _unit_patches(images: torch.Tensor, uv: torch.Tensor, half: int) -> torch.Tensor:
-    """Zero-mean, unit-length patches of side 2 * half + 1 around pixels.
+    """Patches of side 2 * half + 1 around pixels, weighted by a Gaussian of standard deviation
+    half / 2 (the centre, where the point is, counts most: a patch that reaches over an edge
+    onto another surface would otherwise follow that surface's texture), zero-mean under those
+    weights and of unit length.
 
     Args:
         images: (T, 1, H, W).
         uv: (T, M, 2) pixels.
 
     Returns:
-        (T, M, (2 * half + 1)^2); the dot product of two is their normalized cross-correlation.
+        (T, M, (2 * half + 1)^2); the dot product of two is their weighted normalized
+        cross-correlation.
     """
     steps = torch.arange(-half, half + 1, dtype=uv.dtype)
     offsets = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    weights = torch.exp(-(offsets**2).sum(-1) / (2 * (half / 2) ** 2))
+    weights = weights / weights.sum()
     patches = sample_bilinear(images, uv[:, :, None] + offsets)[:, 0]
-    patches = patches - patches.mean(-1, keepdim=True)
-    return patches / (patches.norm(dim=-1, keepdim=True) + 1e-3)
+    patches = (patches - (patches * weights).sum(-1, keepdim=True)) * weights.sqrt()
+    return patches / (patches.norm(dim=-1, keepdim=True) + FLAT_PATCH_STD)
 
 
 def depth_costs(
