@@ -8,13 +8,15 @@ at 320x240 on the CPU. Speed counts everything per video (the network's descript
 frame, then tracking the video's own query points); it is also given as a ratio against
 Lucas-Kanade in the same process, and split into the network's share and the matching's.
 
-With --limits it also prints what limits each tracker (`print_limits`): its average Jaccard
-with the true visibility or the true positions in place of its own, its outcome on visible
-frames seen again after an occlusion against those in view since the query, and how fast a
-point's descriptor changes with the viewpoint.
+With --ablation it also prints the donkit tracker's figures with each of its parts off in turn
+(`ABLATIONS`). With --limits it also prints what limits each tracker (`print_limits`): its
+average Jaccard with the true visibility or the true positions in place of its own, its outcome
+on visible frames seen again after an occlusion against those in view since the query, and how
+fast a point's descriptor changes with the viewpoint.
 
 Run from the repository root:
     .venv/bin/python -m benchmarks.track RUN [--videos DIR] [--count N] [--out DIR] [--limits]
+        [--ablation]
 """
 
 from __future__ import annotations
@@ -57,7 +59,19 @@ BUCKETS = ((1, 3), (3, 8), (8, 16), (16, 30), (30, 10**6))
 
 
 AJ_BUCKETS = ((1, 10), (10, 30), (30, 10**6))  # the issue's 0-10, 10-30 and 30+ frames
+# The donkit tracker with each of its parts off in turn (--ablation): label, config overrides.
+ABLATIONS = (
+    ("donkit, all parts", ()),
+    ("without the camera's poses", ("track.poses.enabled=false",)),
+    ("static test without the patches' agreement", ("track.poses.static_agreement=-1",)),
+    ("without the moved test", ("track.poses.moved_frames=100000",)),
+    ("depth search on patches alone", ("track.poses.descriptor_weight=0",)),
+    ("every projected point in the image visible", ("track.poses.visible_share=1000.0",)),
+    ("without the descriptor gate on LK's steps", ("track.keep_share=0",)),
+    ("without re-finding lost points", ("track.refind_share=0",)),
+)
 HISTORIES = ("in view since the query", "seen again after hiding")  # by hidden_since_query
+ABLATION_METRICS = ("average_jaccard", "occlusion_accuracy")
 LIMIT_PX = 8  # a position this near the truth counts as right in print_limits
 TEMPLATE_AGES = (0, 3, 5, 10, 20)  # 0: the query frame
 
@@ -76,18 +90,27 @@ class FirstQueryTracks:
     def size(self) -> tuple[int, int]:
         return self.video.width, self.video.height
 
+    def metrics(
+        self,
+        xy: np.ndarray,
+        occluded: np.ndarray,
+        frames_from_query: tuple[int, int] | None = None,
+    ) -> dict[str, float]:
+        """TAP-Vid metrics of predicted positions (Q, T, 2) and occlusion (Q, T), over the
+        frames `frames_from_query` (low, high) away from the query (None: all after it)."""
+        return tapvid_metrics(
+            self.queries, self.truth, self.occluded, xy, occluded, "first", self.size,
+            frames_from_query,
+        )  # fmt: skip
+
     def jaccard(
         self,
         xy: np.ndarray,
         occluded: np.ndarray,
         frames_from_query: tuple[int, int] | None = None,
     ) -> float:
-        """Average Jaccard of predicted positions (Q, T, 2) and occlusion (Q, T), over the
-        frames `frames_from_query` (low, high) away from the query (None: all after it)."""
-        return tapvid_metrics(
-            self.queries, self.truth, self.occluded, xy, occluded, "first", self.size,
-            frames_from_query,
-        )["average_jaccard"]  # fmt: skip
+        """Average Jaccard of `metrics`."""
+        return self.metrics(xy, occluded, frames_from_query)["average_jaccard"]
 
 
 def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
@@ -104,6 +127,28 @@ def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
             )
         )
     return runs
+
+
+def print_ablation(run: Path, overrides: list[str], files: list[Path]) -> None:
+    """AJ and occlusion accuracy of the donkit tracker with each of ABLATIONS' parts off in
+    turn ("first" queries, mean of videos)."""
+    run_config = load_config(run / "config.yaml")
+    rows = []
+    for label, ablated in ABLATIONS:
+        config = load_config(None, [*overrides, *ablated])
+        donkit = descriptor_trackers(
+            run, run_config.correspond, config.track, "cpu", show_progress=False, methods=["donkit"]
+        )
+        scores = [
+            r.metrics(r.tracks["donkit"].xy, ~r.tracks["donkit"].visible)
+            for r in first_query_tracks(donkit, files)
+        ]
+        rows.append(
+            [label, " ".join(ablated) or "-"]
+            + [f"{np.mean([s[key] for s in scores]):.3f}" for key in ABLATION_METRICS]
+        )
+    print("\nablation: the donkit tracker with each part off (query mode first, mean of videos):")
+    print(format_table(["tracker", "--set", "AJ", "occlusion acc"], rows))
 
 
 def print_by_distance(runs: list[FirstQueryTracks]) -> None:
@@ -275,6 +320,11 @@ def main() -> None:
     parser.add_argument(
         "--limits", action="store_true", help="also print what limits each tracker (slower)"
     )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also print the donkit tracker's figures with each of its parts off in turn",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"command: {shlex.join(sys.orig_argv)}")
@@ -317,6 +367,8 @@ def main() -> None:
     if args.limits:
         describe_only = next(t for t in trackers if t.name == "descriptors")
         print_limits(runs, describe_only.prepare, config.track, donkit["details"]["threshold"])
+    if args.ablation:
+        print_ablation(args.run, args.overrides, tapvid_files([videos]))
 
     # Where the donkit tracker's time goes, on the first video, three times.
     network, _ = load_network(args.run)

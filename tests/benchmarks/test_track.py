@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from benchmarks.track import FirstQueryTracks, _template_errors, hidden_since_query
+from benchmarks.track import ABLATIONS, FirstQueryTracks, _template_errors, hidden_since_query
+from donkit.config import load_config
 from formats.tapvid import TapVidVideo, first_visible_query_points
 from tracking.config import TrackConfig
 from tracking.metrics import sample_queries
@@ -57,3 +58,16 @@ def test_template_errors_follow_a_point_through_translating_descriptors():
         errors = _template_errors(descriptors, run, age, TrackConfig(), threshold=1.0)
         assert len(errors) == expected_count
         np.testing.assert_allclose(errors, 0.0, atol=1e-4)
+
+
+def test_each_ablation_turns_off_one_part_of_a_valid_config():
+    defaults = load_config(None, [])
+    for label, overrides in ABLATIONS[1:]:
+        config = load_config(None, list(overrides))
+        assert config.track != defaults.track, label
+        for override in overrides:
+            key, value = override.split("=")
+            node = config
+            for name in key.split("."):
+                node = getattr(node, name)
+            assert str(node).lower() == value.lower() or float(node) == float(value), label
