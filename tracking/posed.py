@@ -31,7 +31,7 @@ import math
 import numpy as np
 import torch
 
-from geometry import backproject, invert_pose, project, transform
+from geometry import backproject, inside_image, invert_pose, project, transform
 from geometry.sampling import sample_bilinear
 from tracking.config import PosedConfig
 from tracking.tracks import Queries, Tracks, score_from_statistic
@@ -210,7 +210,8 @@ def best_depth(costs: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
 
 def patch_agreement(grey: torch.Tensor, uv: torch.Tensor, half: int) -> torch.Tensor:
     """(T, N) best NCC of each point's patch at `uv` (T, N, 2) with its patches 1 and 2 frames
-    before and after: high where the same static surface is seen, low behind an occluder."""
+    before and after: high along the projection of a static point, lower where the projection
+    slides over a surface that moves or past an occluder."""
     patches = _unit_patches(grey, uv, half)
     best = torch.full(uv.shape[:2], -1.0)
     for step in (1, 2):
@@ -266,13 +267,7 @@ def track_posed(
     sampled = sample_bilinear(descriptors, projected)  # (T, D, N)
     distance = torch.linalg.norm(sampled.permute(2, 0, 1) - features[:, None], dim=-1).numpy()
     xy_projected = projected.permute(1, 0, 2).numpy()
-    in_view = (
-        (z.T.numpy() > MIN_DEPTH_M)
-        & (xy_projected[..., 0] >= -0.5)
-        & (xy_projected[..., 0] < width - 0.5)
-        & (xy_projected[..., 1] >= -0.5)
-        & (xy_projected[..., 1] < height - 0.5)
-    )
+    in_view = (z.T.numpy() > MIN_DEPTH_M) & inside_image(xy_projected, width, height)
     seen = in_view & (distance <= config.visible_share * threshold)
     follows = static_frames(tracks, queries, xy_projected, in_view, agreement, seen, config)
     xy = np.where(follows[..., None], xy_projected, tracks.xy).astype(np.float32)
