@@ -119,7 +119,7 @@ def first_query_tracks(trackers, files) -> list[FirstQueryTracks]:
     for path in files:
         tapvid = read_tapvid(path)
         queries, track = sample_queries(tapvid.target_points, tapvid.occluded, "first")
-        camera = read_camera_path(path, tapvid.frames, tapvid.width, tapvid.height)
+        camera = read_camera_path(path, tapvid)
         tracks = {t.name: t.track(t.prepare(tapvid.video, camera), queries) for t in trackers}
         runs.append(
             FirstQueryTracks(
@@ -375,7 +375,7 @@ def main() -> None:
     device = torch.device("cpu")
     first_path = tapvid_files([videos])[0]
     first = read_tapvid(first_path)
-    camera = read_camera_path(first_path, first.frames, first.width, first.height)
+    camera = read_camera_path(first_path, first)
     queries = Queries(*frames_and_xy(first.query_points))
     describe, match = [], []
     for _ in range(3):

@@ -234,13 +234,14 @@ class CameraPath:
     intrinsics: np.ndarray  # (3, 3) float64 K
 
 
-def read_camera_path(path: Path, frames: int, width: int, height: int) -> CameraPath | None:
+def read_camera_path(path: Path, video: TapVidVideo) -> CameraPath | None:
     """The camera path recorded beside the TAP-Vid file `path`: its .yaml with `camera` (a
     camera_info) and `camera_to_world` (a pose per frame), as `donkit sim-video` writes it.
 
-    None when there is no such file or it records no poses; DonkitError when it does not fit the
-    video of T = `frames` frames of `width` x `height` pixels.
+    None when there is no such file or it records no poses; DonkitError when it does not fit
+    `video` (the file's contents): a pose per frame, the same image size.
     """
+    frames, width, height = video.frames, video.width, video.height
     sidecar = Path(path).with_suffix(".yaml")
     if not sidecar.is_file():
         return None

@@ -218,11 +218,7 @@ def track_video_file(
     tapvid = read_tapvid(path) if path.suffix.lower() == ".npz" else None
     video, fps = (tapvid.video, 10.0) if tapvid is not None else read_video(path)
     queries = choose_queries(video, tapvid, points, query_frame)
-    camera = (
-        None
-        if tapvid is None
-        else read_camera_path(path, len(video), video.shape[2], video.shape[1])
-    )
+    camera = None if tapvid is None else read_camera_path(path, tapvid)
     tracks, seconds = run_tracker(tracker, video, queries, camera)
     return TrackResult(tracks, seconds, write_outputs(Path(out), video, fps, tracks))
 
@@ -268,7 +264,7 @@ def evaluate_videos(
     with progress_bar(len(files) * len(trackers), "track", show_progress, "video") as bar:
         for path in files:
             tapvid = read_tapvid(path)
-            camera = read_camera_path(path, tapvid.frames, tapvid.width, tapvid.height)
+            camera = read_camera_path(path, tapvid)
             per_video[path.stem] = {}
             for tracker in trackers:
                 started = time.perf_counter()

@@ -168,21 +168,32 @@ def test_a_video_in_memory_must_have_the_file_dtypes():
         TapVidVideo(**arrays)
 
 
+def blank_video(frames: int, width: int, height: int) -> TapVidVideo:
+    """A black video of one point, visible in every frame."""
+    return TapVidVideo(
+        np.zeros((frames, height, width, 3), np.uint8),
+        np.zeros((1, frames, 2), np.float32),
+        np.zeros((1, frames), bool),
+        np.zeros((1, 3), np.float32),
+    )
+
+
 def test_the_camera_path_beside_a_video_is_read_back_and_refused_when_it_does_not_fit(tmp_path):
     video = tmp_path / "clip.npz"
-    assert read_camera_path(video, 2, 320, 240) is None  # no .yaml beside it
+    fits = blank_video(2, 320, 240)
+    assert read_camera_path(video, fits) is None  # no .yaml beside it
     camera = PinholeCamera(320, 240, 250.0, 251.0, 159.5, 119.5)
     poses = [np.eye(4), make_pose(rotation_about_axis((0, 0, 1), 0.3), np.array([0.1, 0.2, 0.3]))]
     write_yaml(
         video.with_suffix(".yaml"),
         {"camera": camera_info_dict(camera), "camera_to_world": [pose_to_dict(p) for p in poses]},
     )
-    path = read_camera_path(video, 2, 320, 240)
+    path = read_camera_path(video, fits)
     np.testing.assert_allclose(path.camera_to_world, np.stack(poses), atol=1e-12)
     np.testing.assert_allclose(path.intrinsics, camera.matrix)
     with pytest.raises(DonkitError, match="each of the video's 3 frames; it has 2 poses"):
-        read_camera_path(video, 3, 320, 240)
+        read_camera_path(video, blank_video(3, 320, 240))
     with pytest.raises(DonkitError, match="its camera is 320 x 240 pixels but the video is 640"):
-        read_camera_path(video, 2, 640, 480)
+        read_camera_path(video, blank_video(2, 640, 480))
     write_yaml(video.with_suffix(".yaml"), {"fps": 10.0})
-    assert read_camera_path(video, 2, 320, 240) is None  # a description without poses
+    assert read_camera_path(video, fits) is None  # a description without poses
