@@ -66,6 +66,7 @@ ABLATIONS = (
     ("static test without the patches' agreement", ("track.poses.static_agreement=-1",)),
     ("without the moved test", ("track.poses.moved_frames=100000",)),
     ("depth search on patches alone", ("track.poses.descriptor_weight=0",)),
+    ("depth not refined through planes in far frames", ("track.poses.refine_span=0",)),
     ("every projected point in the image visible", ("track.poses.visible_share=1000.0",)),
     ("without the descriptor gate on LK's steps", ("track.keep_share=0",)),
     ("without re-finding lost points", ("track.refind_share=0",)),

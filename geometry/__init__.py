@@ -11,6 +11,7 @@ from geometry.camera import (
     backproject_depth,
     inside_image,
     pixel_grid,
+    plane_depths,
     project,
     warp,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "make_pose",
     "matrix_to_quaternion",
     "pixel_grid",
+    "plane_depths",
     "pose_from_quaternion",
     "project",
     "quaternion_to_matrix",

@@ -141,6 +141,23 @@ def warp(
     return project(points_b, intrinsics_b)
 
 
+def plane_depths(uv: Any, point: Any, normal: Any, intrinsics: Any) -> Any:
+    """Depths at which the rays through pixels meet a plane.
+
+    Args:
+        uv: (..., N, 2) pixels.
+        point: (..., 3) a point on the plane, camera frame, metres.
+        normal: (..., 3) the plane's normal, camera frame (any length; not parallel to the rays).
+        intrinsics: (..., 3, 3) K.
+
+    Returns:
+        (..., N) camera z of the plane along each pixel's ray, metres: the ray at unit depth r
+        meets the plane n . x = n . p at depth (n . p) / (n . r).
+    """
+    rays = backproject(uv, uv[..., 0] * 0 + 1, intrinsics)
+    return (normal * point).sum(-1)[..., None] / (rays * normal[..., None, :]).sum(-1)
+
+
 def inside_image(uv: Any, width: int, height: int) -> Any:
     """(..., N) bool: pixels whose nearest pixel centre lies in a `width` x `height` image."""
     u, v = uv[..., 0], uv[..., 1]

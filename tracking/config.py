@@ -56,6 +56,14 @@ class PosedConfig:
     descriptor_weight: float = 0.3
     """Weight of the descriptors' agreement beside the patches' in the depth search (it tells
     depths apart on surfaces without texture)."""
+    refine_span: float = 0.05
+    """The depth is then refined within this share of itself (in log depth) by warping the
+    query's patch through planes of several tilts at each depth into frames across the whole
+    video, where the wide baseline pins the depth down (tracking.posed.refine_depths); 0: no
+    refinement."""
+    refine_frame_step: int = 4
+    """The refinement compares the planes on every this-many-th frame from the query, then
+    refines the best one's depth on every frame."""
     static_px: float = 2.0
     """A point is static when the combined tracker's positions within `static_frames` of its
     query frame lie a median of at most this far from its projection, pixels."""
@@ -76,10 +84,18 @@ class PosedConfig:
     visibility threshold of the query's."""
 
     def __post_init__(self) -> None:
-        at_least(self, 1, "window_frames", "static_frames", "patch_px", "moved_frames")
+        at_least(
+            self,
+            1,
+            "window_frames",
+            "static_frames",
+            "patch_px",
+            "moved_frames",
+            "refine_frame_step",
+        )
         at_least(self, 3, "depth_candidates")
         positive(self, "min_depth_m", "static_px", "moved_px", "visible_share")
-        not_negative(self, "descriptor_weight")
+        not_negative(self, "descriptor_weight", "refine_span")
         within(self, -1, 1, "static_agreement")
         check(
             self,

@@ -15,6 +15,7 @@ from geometry import (
     look_at,
     make_pose,
     pixel_grid,
+    plane_depths,
     project,
     rotation_about_axis,
     transform,
@@ -101,6 +102,25 @@ def test_warp_equals_world_round_trip():
     result = warp(uv_a, depth_a, K, camera_a, other_k, camera_b)
     np.testing.assert_allclose(result[0], expected[0], atol=1e-9)
     np.testing.assert_allclose(result[1], expected[1], atol=1e-12)
+
+
+def test_plane_depths_hand_computed_and_batched():
+    # The plane x + z = 1 (normal (1, 0, 1), through (0, 0, 1)). With fx = 300 and cx = 159.5, the
+    # pixel 30 px right of the centre has the ray (0.1, 0, 1) per metre of depth, which meets
+    # the plane at z = 1 / 1.1; 30 px left, (-0.1, 0, 1) at z = 1 / 0.9; rows do not matter.
+    uv = np.array([[159.5, 119.5], [189.5, 40.0], [129.5, 119.5]])
+    depths = plane_depths(uv, np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]), K)
+    np.testing.assert_allclose(depths, [1.0, 1 / 1.1, 1 / 0.9], rtol=1e-12)
+    # Batched in torch: a second plane facing the camera (normal along -z) at 0.5 m.
+    points = torch.tensor([[0.0, 0.0, 1.0], [0.2, -0.1, 0.5]], dtype=torch.float64)
+    normals = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, -2.0]], dtype=torch.float64)
+    batched = plane_depths(
+        torch.from_numpy(uv).expand(2, 3, 2), points, normals, torch.from_numpy(K)
+    )
+    np.testing.assert_allclose(batched.numpy(), [[1.0, 1 / 1.1, 1 / 0.9], [0.5, 0.5, 0.5]])
+    # Each point lies on its plane.
+    on_plane = backproject(uv, depths, K)
+    np.testing.assert_allclose(on_plane[:, 0] + on_plane[:, 2], 1.0, rtol=1e-12)
 
 
 def test_inside_image_edges():
