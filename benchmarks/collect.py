@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import collect
+from benchmarks import code_version
 from collect.scene import LAYOUT_STREAM, build_world, draw_scene, random_stream
 from collect.world import SimWorld
 from donkit.table import format_table
@@ -180,18 +180,6 @@ def machine() -> str:
         f"{platform.platform()}, python {platform.python_version()}, "
         f"pybullet {package_metadata.version('pybullet')}, numpy {np.__version__}"
     )
-
-
-def code_version() -> str:
-    """The git commit of the working tree, and whether it has uncommitted changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"git {commit}" + (" with uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import code_version
 from collect.video import sim_videos
 from descriptors.matching import FrameMatcher
 from descriptors.network import load_network
@@ -329,8 +329,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"command: {shlex.join(sys.orig_argv)}")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    print(f"code:    git {commit.stdout.strip()}")
+    print(f"code:    {code_version()}")
     config = load_config(None, [f"video.videos={args.count}", *args.overrides])
     videos = args.videos
     if videos is None:

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 import collect
+from benchmarks import code_version
 from descriptors.config import CorrespondConfig, EvaluateConfig, TrainConfig
 from descriptors.train import train_descriptors
 from donkit.table import format_table
@@ -556,17 +557,6 @@ def plot_curves(runs: list[RecipeRun], path: Path) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     write_bytes_atomic(path, buffer.getvalue())
-
-
-def code_version() -> str:
-    """The short commit, and whether the work tree has changes."""
-
-    def git(*arguments: str) -> str:
-        done = subprocess.run(["git", *arguments], capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    changed = " with uncommitted changes" if git("status", "--porcelain") else ""
-    return f"git {git('rev-parse', '--short', 'HEAD')}{changed}"
 
 
 def median_agrees(run: RecipeRun) -> bool:
