@@ -154,7 +154,7 @@ def plane_depths(uv: Any, point: Any, normal: Any, intrinsics: Any) -> Any:
         (..., N) camera z of the plane along each pixel's ray, metres: the ray at unit depth r
         meets the plane n . x = n . p at depth (n . p) / (n . r).
     """
-    rays = backproject(uv, uv[..., 0] * 0 + 1, intrinsics)
+    rays = backproject(uv, namespace(uv, intrinsics).ones_like(uv[..., 0]), intrinsics)
     return (normal * point).sum(-1)[..., None] / (rays * normal[..., None, :]).sum(-1)
 
 
